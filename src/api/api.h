@@ -1,0 +1,46 @@
+/*
+ * api: the HTTP handlers, one file per resource. Handlers translate between HTTP and
+ * core/: they read the request, call core/ or the store, and render JSON. They hold no
+ * business rules. The table that maps routes to them is api/routes.c.
+ */
+#ifndef CH_API_H
+#define CH_API_H
+
+#include "http/http.h"
+
+/* service.c */
+int api_alive(struct http_request *req, struct http_response *res, struct error *err);
+int api_health(struct http_request *req, struct http_response *res, struct error *err);
+
+/* conversations.c */
+int api_conversation_create(struct http_request *req, struct http_response *res,
+                            struct error *err);
+int api_conversation_get(struct http_request *req, struct http_response *res, struct error *err);
+int api_conversation_list(struct http_request *req, struct http_response *res,
+                          struct error *err);
+int api_conversation_update(struct http_request *req, struct http_response *res,
+                            struct error *err);
+int api_conversation_delete(struct http_request *req, struct http_response *res,
+                            struct error *err);
+int api_conversation_stop(struct http_request *req, struct http_response *res,
+                          struct error *err);
+int api_conversation_start(struct http_request *req, struct http_response *res,
+                           struct error *err);
+
+/* events.c */
+int api_event_list(struct http_request *req, struct http_response *res, struct error *err);
+
+/* keys.c */
+int api_key_create(struct http_request *req, struct http_response *res, struct error *err);
+int api_key_list(struct http_request *req, struct http_response *res, struct error *err);
+int api_key_current(struct http_request *req, struct http_response *res, struct error *err);
+int api_key_delete(struct http_request *req, struct http_response *res, struct error *err);
+
+/* Renders a stored conversation as OpenHands' ConversationInfo (plus what goes beyond it). */
+json_t *conversation_to_json(const struct conversation *c);
+/* Parses an integer query parameter within [min, max]; absent → *out = dflt. ERR_INVALID
+ * naming "query.<name>" otherwise. */
+int query_int(struct http_request *req, const char *name, long long dflt, long long min,
+              long long max, long long *out, struct error *err);
+
+#endif

@@ -1,0 +1,254 @@
+/*
+ * conversations: the /api/conversations resource (the seed's routes and the rest of
+ * OpenHands' V0 conversation API). Rules live in core/conversations.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "core/conversations.h"
+#include "core/paging.h"
+#include "util/json.h"
+#include "util/timeutil.h"
+
+#define LIST_DEFAULT_LIMIT 20
+#define LIST_MAX_LIMIT     100
+
+int query_int(struct http_request *req, const char *name, long long dflt, long long min,
+              long long max, long long *out, struct error *err)
+{
+    const char *v = http_query(req, name);
+    char field[64];
+    snprintf(field, sizeof(field), "query.%s", name);
+    if (!v || !*v) {
+        *out = dflt;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (*end || errno)
+        return error_invalid(err, field, "int_parsing",
+                             "Input should be a valid integer, unable to parse string as an "
+                             "integer");
+    if (n < min) return error_invalid(err, field, "greater_than_equal",
+                                      "Input should be greater than or equal to %lld", min);
+    if (n > max)
+        return error_invalid(err, field, "less_than_equal",
+                             "Input should be less than or equal to %lld", max);
+    *out = n;
+    return 0;
+}
+
+/* metrics as stored, with every counter present. */
+static json_t *metrics_json(const char *text)
+{
+    json_t *m = json_loads(text ? text : "{}", 0, NULL);
+    if (!json_is_object(m)) {
+        json_decref(m);
+        m = json_object();
+    }
+    const char *ints[] = {"llm_calls", "prompt_tokens", "completion_tokens"};
+    for (size_t i = 0; i < 3; i++)
+        if (!json_object_get(m, ints[i])) json_object_set_new(m, ints[i], json_integer(0));
+    if (!json_object_get(m, "cost_usd")) json_object_set_new(m, "cost_usd", json_real(0));
+    return m;
+}
+
+json_t *conversation_to_json(const struct conversation *c)
+{
+    json_t *prs = json_loads(c->pull_requests ? c->pull_requests : "[]", 0, NULL);
+    if (!json_is_array(prs)) {
+        json_decref(prs);
+        prs = json_array();
+    }
+    json_t *numbers = json_array();
+    size_t i;
+    json_t *pr;
+    json_array_foreach(prs, i, pr) {
+        json_t *n = json_object_get(pr, "number");
+        if (json_is_integer(n)) json_array_append(numbers, n);
+    }
+    json_t *v = json_object();
+    json_object_set_new(v, "conversation_id", json_string(c->id));
+    json_object_set_new(v, "title", json_string(c->title));
+    json_object_set_new(v, "created_at", json_time_or_null(c->created_at));
+    json_object_set_new(v, "last_updated_at", json_time_or_null(c->updated_at));
+    json_object_set_new(v, "status", json_string(c->status));
+    json_object_set_new(v, "selected_repository", json_str_or_null(c->selected_repository));
+    json_object_set_new(v, "selected_branch", json_str_or_null(c->selected_branch));
+    json_object_set_new(v, "git_provider", json_str_or_null(c->git_provider));
+    json_object_set_new(v, "trigger", json_str_or_null(c->trigger));
+    json_object_set_new(v, "runtime_status", json_str_or_null(c->runtime_status));
+    json_object_set_new(v, "url", json_null());
+    json_object_set_new(v, "pr_number", numbers);
+    json_object_set_new(v, "conversation_version", json_string("V0"));
+    json_object_set_new(v, "num_connections", json_integer(0));
+    json_object_set_new(v, "session_api_key", json_null());
+    json_object_set_new(v, "agent_state", json_str_or_null(c->agent_state));
+    json_object_set_new(v, "branch", json_str_or_null(c->branch));
+    json_object_set_new(v, "pull_requests", prs);
+    json_object_set_new(v, "error", json_str_or_null(c->error));
+    json_object_set_new(v, "metrics", metrics_json(c->metrics));
+    return v;
+}
+
+int api_conversation_create(struct http_request *req, struct http_response *res,
+                            struct error *err)
+{
+    json_t *body;
+    struct conversation_request rq;
+    char *answer = NULL;
+    int rc = http_body_json(req, &body, err);
+    if (rc) return rc;
+    rc = conversation_request_parse(body, true, &rq, err);
+    if (!rc)
+        rc = conversations_create(req->app, &req->auth, TRIGGER_API, &rq,
+                                  http_header(req, "Idempotency-Key"), &answer, err);
+    if (!rc) {
+        res->status = 200;
+        buf_adds(&res->body, answer);
+    }
+    free(answer);
+    json_decref(body);
+    return rc;
+}
+
+/* OpenHands answers a missing conversation with 200 and null: so does this. */
+int api_conversation_get(struct http_request *req, struct http_response *res, struct error *err)
+{
+    struct conversation c;
+    const char *id = req->params[0];
+    if (!conversation_id_valid(id)) {
+        response_json(res, 200, json_null());
+        return 0;
+    }
+    int rc = req->app->store->ops->conversation_get(req->app->store, req->auth.account.id, id, &c,
+                                                    err);
+    if (rc == ERR_NOT_FOUND) {
+        response_json(res, 200, json_null());
+        return 0;
+    }
+    if (rc) return rc;
+    response_json(res, 200, conversation_to_json(&c));
+    conversation_free(&c);
+    return 0;
+}
+
+int api_conversation_list(struct http_request *req, struct http_response *res,
+                          struct error *err)
+{
+    long long limit;
+    int64_t before = 0;
+    struct conversation_filter f = {
+        .selected_repository = http_query(req, "selected_repository"),
+        .trigger = http_query(req, "conversation_trigger"),
+        .status = http_query(req, "status"),
+    };
+    int rc = query_int(req, "limit", LIST_DEFAULT_LIMIT, 1, LIST_MAX_LIMIT, &limit, err);
+    if (rc) return rc;
+    const char *page = http_query(req, "page_id");
+    if (page && *page && !paging_decode(page, &before))
+        return error_invalid(err, "query.page_id", "value_error",
+                             "page_id is not a token this server gave out");
+    if (f.status && *f.status && !conversation_status_valid(f.status))
+        return error_invalid(err, "query.status", "enum",
+                             "Input should be 'STARTING', 'RUNNING', 'STOPPED', 'ARCHIVED' or "
+                             "'ERROR'");
+    if (f.status && !*f.status) f.status = NULL;
+    if (f.trigger && !*f.trigger) f.trigger = NULL;
+    if (f.selected_repository && !*f.selected_repository) f.selected_repository = NULL;
+
+    struct conversation *list;
+    size_t n;
+    rc = req->app->store->ops->conversation_list(req->app->store, req->auth.account.id, &f, before,
+                                                 (int)limit + 1, &list, &n, err);
+    if (rc) return rc;
+    json_t *results = json_array();
+    size_t shown = n > (size_t)limit ? (size_t)limit : n;
+    for (size_t i = 0; i < shown; i++) json_array_append_new(results, conversation_to_json(&list[i]));
+    json_t *next = json_null();
+    if (n > shown) {
+        char token[PAGE_TOKEN_MAX];
+        paging_encode(list[shown - 1].seq, token);
+        json_decref(next);
+        next = json_string(token);
+    }
+    conversation_list_free(list, n);
+    response_json(res, 200, json_pack("{s:o, s:o}", "results", results, "next_page_id", next));
+    return 0;
+}
+
+static const struct json_field update_fields[] = {
+    {"title", JF_STRING, true, CONV_TITLE_MAX},
+    {NULL, 0, false, 0},
+};
+
+/* PATCH {"title"} → true, or false when there is no such conversation (as OpenHands). */
+int api_conversation_update(struct http_request *req, struct http_response *res,
+                            struct error *err)
+{
+    json_t *body;
+    int rc = http_body_json(req, &body, err);
+    if (rc) return rc;
+    rc = json_check_fields(body, update_fields, true, err);
+    const char *title = json_get_str(body, "title");
+    if (!rc && !*title) rc = error_invalid(err, "title", "string_too_short", "Title must not be empty");
+    if (!rc) {
+        bool found = false;
+        if (conversation_id_valid(req->params[0])) {
+            rc = req->app->store->ops->conversation_set_title(req->app->store, req->auth.account.id,
+                                                              req->params[0], title, time_now_us(),
+                                                              err);
+            found = rc == 0;
+            if (rc == ERR_NOT_FOUND) rc = 0;
+        }
+        if (!rc) response_json(res, 200, json_boolean(found));
+    }
+    json_decref(body);
+    return rc;
+}
+
+/* DELETE → true, or false when there is no such conversation. */
+int api_conversation_delete(struct http_request *req, struct http_response *res,
+                            struct error *err)
+{
+    bool found = false;
+    if (conversation_id_valid(req->params[0])) {
+        int rc = req->app->store->ops->conversation_delete(req->app->store, req->auth.account.id,
+                                                           req->params[0], err);
+        if (rc && rc != ERR_NOT_FOUND) return rc;
+        found = rc == 0;
+    }
+    response_json(res, 200, json_boolean(found));
+    return 0;
+}
+
+static void status_answer(struct http_response *res, const char *id, const char *message,
+                          const char *status)
+{
+    response_json(res, 200,
+                  json_pack("{s:s, s:s, s:s, s:s}", "status", "ok", "conversation_id", id,
+                            "message", message, "conversation_status", status));
+}
+
+int api_conversation_stop(struct http_request *req, struct http_response *res,
+                          struct error *err)
+{
+    int rc = conversations_stop(req->app, &req->auth, req->params[0], err);
+    if (rc) return rc;
+    status_answer(res, req->params[0], "Conversation stopped", CONV_STOPPED);
+    return 0;
+}
+
+int api_conversation_start(struct http_request *req, struct http_response *res,
+                           struct error *err)
+{
+    const char *status;
+    int rc = conversations_start(req->app, &req->auth, req->params[0], &status, err);
+    if (rc) return rc;
+    status_answer(res, req->params[0], "Conversation started", status);
+    return 0;
+}

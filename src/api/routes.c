@@ -1,0 +1,27 @@
+/*
+ * routes: the one route table. Adding an endpoint is adding a row here and a handler
+ * in the resource's file. Order matters only between rows whose patterns could match
+ * the same path: literal rows come before `{param}` rows.
+ */
+#include "api/api.h"
+
+const struct route api_routes[] = {
+    {"GET", "/alive", api_alive, ROUTE_PUBLIC},
+    {"GET", "/health", api_health, ROUTE_PUBLIC},
+
+    {"POST", "/api/conversations", api_conversation_create, ROUTE_ACCOUNT},
+    {"GET", "/api/conversations", api_conversation_list, ROUTE_ACCOUNT},
+    {"GET", "/api/conversations/{id}", api_conversation_get, ROUTE_ACCOUNT},
+    {"PATCH", "/api/conversations/{id}", api_conversation_update, ROUTE_ACCOUNT},
+    {"DELETE", "/api/conversations/{id}", api_conversation_delete, ROUTE_ACCOUNT},
+    {"POST", "/api/conversations/{id}/stop", api_conversation_stop, ROUTE_ACCOUNT},
+    {"POST", "/api/conversations/{id}/start", api_conversation_start, ROUTE_ACCOUNT},
+    {"GET", "/api/conversations/{id}/events", api_event_list, ROUTE_ACCOUNT},
+
+    {"POST", "/api/keys", api_key_create, ROUTE_ACCOUNT},
+    {"GET", "/api/keys", api_key_list, ROUTE_ACCOUNT},
+    {"GET", "/api/keys/current", api_key_current, ROUTE_ACCOUNT},
+    {"DELETE", "/api/keys/{id}", api_key_delete, ROUTE_ACCOUNT},
+
+    {NULL, NULL, NULL, ROUTE_PUBLIC},
+};

@@ -1,0 +1,111 @@
+/*
+ * serve: runs the HTTP API. On the first start with an empty database it creates the
+ * account "admin" and prints its API key once, with a curl command to try it. Stops
+ * cleanly on SIGINT or SIGTERM: running requests finish, the store is closed.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/accounts.h"
+#include "http/server.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+static const struct cli_option options[] = {
+    {"listen", "HOST:PORT", "address to serve on (default 127.0.0.1:3000; env CLOUDHANDS_LISTEN)"},
+    {"max-concurrent", "N",
+     "conversations an account may run at once unless `user add --max-concurrent` says "
+     "otherwise (default 10; env CLOUDHANDS_MAX_CONCURRENT)"},
+    {"threads", "N", "HTTP worker threads (default: one per core)"},
+    {NULL, NULL, NULL},
+};
+
+static void print_bootstrap_key(const char *key, const char *listen, int port)
+{
+    char *host = NULL;
+    int ignored;
+    if (!listen_parse(listen, &host, &ignored) || strcmp(host, "0.0.0.0") == 0 ||
+        strcmp(host, "::") == 0) {
+        free(host);
+        host = xstrdup("127.0.0.1");
+    }
+    bool v6 = strchr(host, ':') != NULL;
+    printf("\nCreated the account \"admin\". Its API key is shown only this once; store it now:\n\n"
+           "    %s\n\n"
+           "Try it:\n"
+           "    curl -H \"Authorization: Bearer %s\" http://%s%s%s:%d/api/conversations\n\n"
+           "More keys: cloudhands key create --user admin --name LABEL\n\n",
+           key, key, v6 ? "[" : "", host, v6 ? "]" : "", port);
+    fflush(stdout);
+    free(host);
+}
+
+static int serve_exec(const struct cli_args *a)
+{
+    struct config cfg;
+    struct app *app = NULL;
+    struct http_server *srv = NULL;
+    struct error err = {0};
+    char key[API_KEY_LEN + 1];
+    sigset_t stop_signals;
+    int sig, rc = 1;
+
+    if (!cli_config(a, &cfg)) return 2;
+    if (!cli_opt_int(a, "max-concurrent", cfg.max_concurrent, 1, 1000000000,
+                     &cfg.max_concurrent) ||
+        !cli_opt_int(a, "threads", 0, 0, 1024, &cfg.threads)) {
+        config_free(&cfg);
+        return 2;
+    }
+    /* Signals are taken by sigwait() below; block them before any thread starts. */
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (app_open(&cfg, &app, &err)) {
+        cli_error("%s", err.message);
+        goto out;
+    }
+    int created = accounts_bootstrap(app, key, &err);
+    if (created < 0 || (created == 0 && err.code)) {
+        cli_error("cannot create the first account: %s", err.message);
+        goto out;
+    }
+    if (http_server_start(app, app->cfg.listen, app->cfg.threads, &srv, &err)) {
+        cli_error("%s", err.message);
+        goto out;
+    }
+    if (created == 1) {
+        print_bootstrap_key(key, app->cfg.listen, http_server_port(srv));
+        crypto_wipe(key, sizeof(key));
+    }
+    log_info("serving", "listen=%s port=%d data=%s store=%s max_concurrent=%d", app->cfg.listen,
+             http_server_port(srv), app->cfg.data_dir, app->store->ops->name,
+             app->cfg.max_concurrent);
+    sigwait(&stop_signals, &sig);
+    log_info("stopping", "signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    rc = 0;
+out:
+    http_server_stop(srv);
+    app_close(app);
+    config_free(&cfg);
+    error_clear(&err);
+    return rc;
+}
+
+const struct cli_command cmd_serve = {
+    .name = "serve",
+    .min_args = 0,
+    .max_args = 0,
+    .summary = "Serve the HTTP API (the OpenHands Cloud API) until SIGINT or SIGTERM.",
+    .description =
+        "On the first start with an empty database, creates the account \"admin\" and\n"
+        "prints its API key once. Data (database and secret.key) lives in --data.",
+    .options = options,
+    .exec = serve_exec,
+};

@@ -1,0 +1,43 @@
+/* accounts: validation, creation and the first-start bootstrap; see accounts.h. */
+#include "core/accounts.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include "util/timeutil.h"
+
+bool account_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > ACCOUNT_NAME_MAX || name[0] == '-') return false;
+    for (; *name; name++)
+        if (!isalnum((unsigned char)*name) && !strchr("-_.@", *name)) return false;
+    return true;
+}
+
+int accounts_create(struct app *app, const char *name, bool is_admin, int max_concurrent,
+                    int64_t *id, struct error *err)
+{
+    if (!account_name_valid(name))
+        return error_invalid(err, "name", "string_pattern_mismatch",
+                             "account names are 1 to %d letters, digits, '-', '_', '.' or '@'",
+                             ACCOUNT_NAME_MAX);
+    return app->store->ops->account_create(app->store, name, is_admin, max_concurrent,
+                                           time_now_us(), id, err);
+}
+
+int accounts_bootstrap(struct app *app, char key_out[API_KEY_LEN + 1], struct error *err)
+{
+    int64_t n, id;
+    struct api_key k;
+    int rc = app->store->ops->account_count(app->store, &n, err);
+    if (rc) return rc;
+    if (n > 0) return 0;
+    rc = accounts_create(app, BOOTSTRAP_ACCOUNT, true, 0, &id, err);
+    if (rc == ERR_CONFLICT) return 0; /* another process bootstrapped at the same moment */
+    if (rc) return rc;
+    rc = keys_create(app, id, "initial key", 0, &k, key_out, err);
+    if (rc) return rc;
+    api_key_free(&k);
+    return 1;
+}

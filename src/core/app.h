@@ -1,0 +1,40 @@
+/*
+ * app: the process-wide state every command and request handler shares: the resolved
+ * configuration, the open store and the server secret. One `struct app` per process,
+ * created by app_open() and read-only afterwards (the store is thread-safe).
+ */
+#ifndef CH_APP_H
+#define CH_APP_H
+
+#include <stdint.h>
+
+#include "store/store.h"
+#include "util/crypto.h"
+#include "util/error.h"
+
+#define DEFAULT_LISTEN         "127.0.0.1:3000"
+#define DEFAULT_DATA_DIR       "./data"
+#define DEFAULT_MAX_CONCURRENT 10
+
+/* Settings resolved from defaults, then the environment, then flags (flags win). */
+struct config {
+    char *listen;   /* "HOST:PORT" */
+    char *data_dir; /* holds secret.key and, by default, cloudhands.db */
+    char *db_url;   /* "sqlite:PATH", a path, or later "postgres://..." */
+    int max_concurrent;
+    int threads; /* HTTP worker threads; 0 = number of cores */
+};
+
+struct app {
+    struct config cfg;
+    struct store *store;
+    uint8_t secret[SERVER_SECRET_LEN];
+};
+
+/* Creates the data directory (0700) if needed, loads or creates the server secret, opens the
+ * store and applies migrations. `cfg` is moved into the app (the caller must not free it). */
+int app_open(struct config *cfg, struct app **out, struct error *err);
+void app_close(struct app *app);
+void config_free(struct config *cfg);
+
+#endif

@@ -1,0 +1,88 @@
+/*
+ * http: the request and response records handlers work with, and the route table's
+ * row type. Handlers never see libmicrohttpd: they read a `struct http_request` (path
+ * parameters, query, headers, body, the authenticated caller) and fill a
+ * `struct http_response`, or return an error code that http/response.c turns into
+ * a status and body (the one error-to-status map).
+ */
+#ifndef CH_HTTP_H
+#define CH_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/app.h"
+#include "core/auth.h"
+#include "util/buf.h"
+#include "util/error.h"
+
+#define HTTP_MAX_BODY   (1024 * 1024) /* 1 MiB; larger bodies get 413 */
+#define HTTP_MAX_PARAMS 4
+
+struct MHD_Connection;
+struct http_request;
+struct http_response;
+
+/* A handler returns 0 after filling `res`, or an ERR_* code with `err` filled. */
+typedef int (*http_handler)(struct http_request *req, struct http_response *res,
+                            struct error *err);
+
+enum route_auth {
+    ROUTE_PUBLIC,  /* no credentials needed */
+    ROUTE_ACCOUNT, /* an API key (later: or a session cookie); req->auth is filled */
+};
+
+/* One row of the route table (api/routes.c). Patterns are literal segments and `{name}`
+ * captures, e.g. "/api/conversations/{id}/stop"; captures land in req->params in order. */
+struct route {
+    const char *method;
+    const char *pattern;
+    http_handler handler;
+    enum route_auth auth;
+};
+
+struct http_request {
+    struct app *app;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path;
+    const struct route *route;
+    const char *params[HTTP_MAX_PARAMS]; /* path captures; point into `path_copy` */
+    char *path_copy;
+    struct buf body;
+    bool body_too_large;
+    struct buf allow; /* 405: the methods the path has */
+    struct auth auth; /* filled for ROUTE_ACCOUNT routes */
+};
+
+struct http_response {
+    unsigned status;
+    struct buf body;
+    const char *content_type; /* default application/json */
+    long retry_after;         /* > 0: a Retry-After header */
+    const char *allow;        /* 405: the Allow header */
+};
+
+/* Request accessors (values borrowed from the connection; valid during the request). */
+const char *http_query(struct http_request *req, const char *name);
+const char *http_header(struct http_request *req, const char *name);
+/* Parses the body as a JSON object (see json_parse_object). */
+int http_body_json(struct http_request *req, json_t **out, struct error *err);
+
+/* Response helpers. `v` is stolen (decref'd) by response_json. */
+void response_json(struct http_response *res, unsigned status, json_t *v);
+/* The one place errors become HTTP: status and body for `e`. */
+void response_error(struct http_response *res, const struct error *e);
+unsigned http_status_for(enum err_code code);
+
+/* The route table (api/routes.c), ending with a {NULL} row. */
+extern const struct route api_routes[];
+
+/* Router (http/router.c): finds the row for method+path. Returns the route, or NULL with
+ * *path_matched telling whether another method would have matched (405 vs 404) and `allow`
+ * listing those methods. Fills req->params. */
+const struct route *router_match(const struct route *table, struct http_request *req,
+                                 bool *path_matched, struct buf *allow);
+
+#endif

@@ -1,0 +1,251 @@
+/*
+ * server: libmicrohttpd glue; see server.h. One `struct http_request` per request lives
+ * in MHD's per-connection pointer from the first access-handler call to the completion
+ * callback. Responses are queued on the second call at the earliest: MHD 0.9.75 adds
+ * `Connection: close` to a response queued on the first call of a GET (measured), which
+ * would defeat keep-alive.
+ */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http/http.h"
+#include "util/json.h"
+#include "util/log.h"
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct app *app;
+    int port;
+};
+
+const char *http_query(struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_header(struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+int http_body_json(struct http_request *req, json_t **out, struct error *err)
+{
+    return json_parse_object(req->body.data, req->body.len, out, err);
+}
+
+static void request_free(struct http_request *req)
+{
+    if (!req) return;
+    buf_release(&req->body);
+    buf_release(&req->allow);
+    free(req->path_copy);
+    auth_free(&req->auth);
+    free(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    request_free(*con_cls);
+    *con_cls = NULL;
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_response *res)
+{
+    size_t len;
+    char *data = buf_detach(&res->body, &len);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(data);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            res->content_type ? res->content_type : "application/json");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (res->retry_after > 0) {
+        char v[24];
+        snprintf(v, sizeof(v), "%ld", res->retry_after);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
+    }
+    if (res->allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, res->allow);
+    enum MHD_Result ok = MHD_queue_response(conn, res->status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+/* Routes, authenticates and runs the handler; always leaves a response in `res`. */
+static void dispatch(struct http_request *req, struct http_response *res)
+{
+    struct error err = {0};
+    bool path_matched;
+    int rc;
+
+    if (req->body_too_large) {
+        rc = error_set(&err, ERR_TOO_LARGE, "Request body is larger than %d bytes",
+                       HTTP_MAX_BODY);
+        goto out;
+    }
+    req->route = router_match(api_routes, req, &path_matched, &req->allow);
+    if (!req->route) {
+        rc = path_matched ? error_set(&err, ERR_METHOD, "Method Not Allowed")
+                          : error_set(&err, ERR_NOT_FOUND, "Not Found");
+        if (path_matched) res->allow = req->allow.data;
+        goto out;
+    }
+    if (req->route->auth == ROUTE_ACCOUNT) {
+        rc = auth_bearer(req->app, http_header(req, MHD_HTTP_HEADER_AUTHORIZATION), &req->auth,
+                         &err);
+        if (rc) goto out;
+    }
+    rc = req->route->handler(req, res, &err);
+out:
+    if (rc) {
+        err.code = rc;
+        response_error(res, &err);
+        if (res->status >= 500)
+            log_error("request failed", "method=%s path=%s status=%u error=\"%s\"", req->method,
+                      req->path, res->status, err.message);
+    }
+    error_clear(&err);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    struct http_server *srv = cls;
+    struct http_request *req = *con_cls;
+
+    if (!req) {
+        req = xcalloc(1, sizeof(*req));
+        req->app = srv->app;
+        req->conn = conn;
+        req->method = method;
+        req->path = url;
+        req->path_copy = xstrdup(url);
+        buf_init(&req->body, 0);
+        buf_init(&req->allow, 0);
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) req->body_too_large = true;
+        *con_cls = req;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!req->body_too_large) {
+            if (req->body.len + *upload_data_size > HTTP_MAX_BODY) {
+                req->body_too_large = true;
+                buf_release(&req->body);
+            } else {
+                buf_add(&req->body, upload_data, *upload_data_size);
+            }
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+
+    struct http_response res = {.status = MHD_HTTP_OK, .body = BUF_INIT};
+    dispatch(req, &res);
+    enum MHD_Result ok = send_response(conn, &res);
+    buf_release(&res.body);
+    return ok;
+}
+
+bool listen_parse(const char *listen, char **host, int *port)
+{
+    const char *colon;
+    size_t hlen;
+    const char *h = listen;
+    if (*listen == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':') return false;
+        h = listen + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon) return false;
+        hlen = (size_t)(colon - listen);
+    }
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (!colon[1] || *end || p < 0 || p > 65535 || hlen == 0) return false;
+    *host = xmalloc(hlen + 1);
+    memcpy(*host, h, hlen);
+    (*host)[hlen] = '\0';
+    *port = (int)p;
+    return true;
+}
+
+int http_server_start(struct app *app, const char *listen, int threads, struct http_server **out,
+                      struct error *err)
+{
+    char *host;
+    int port;
+    struct sockaddr_storage ss = {0};
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+
+    *out = NULL;
+    if (!listen_parse(listen, &host, &port))
+        return error_set(err, ERR_INVALID, "--listen must be HOST:PORT, e.g. 127.0.0.1:3000 (got \"%s\")",
+                         listen);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
+                  &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        error_set(err, ERR_INVALID, "--listen: \"%s\" is not an IP address (use e.g. 0.0.0.0)",
+                  host);
+        free(host);
+        return ERR_INVALID;
+    }
+    free(host);
+    if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads <= 0) threads = 2;
+
+    struct http_server *srv = xcalloc(1, sizeof(*srv));
+    srv->app = app;
+    srv->daemon = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)120, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        1, MHD_OPTION_END);
+    if (!srv->daemon) {
+        free(srv);
+        return error_set(err, ERR_INTERNAL,
+                         "cannot listen on %s: %s (is another server using the port? try "
+                         "--listen 127.0.0.1:OTHER_PORT)",
+                         listen, strerror(errno ? errno : EADDRINUSE));
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info ? info->port : port;
+    *out = srv;
+    return 0;
+}
+
+void http_server_stop(struct http_server *srv)
+{
+    if (!srv) return;
+    MHD_stop_daemon(srv->daemon);
+    free(srv);
+}
+
+int http_server_port(const struct http_server *srv)
+{
+    return srv->port;
+}

@@ -1,0 +1,77 @@
+/* store: opening a back end by URL and freeing the records it returns; see store.h. */
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int store_open(const char *url, struct store **out, struct error *err)
+{
+    *out = NULL;
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+        return error_set(err, ERR_INTERNAL,
+                         "this build has no PostgreSQL back end yet; use a SQLite path");
+    if (strncmp(url, "sqlite:", 7) == 0) url += 7;
+    if (strncmp(url, "//", 2) == 0) url += 2; /* sqlite:///abs/path */
+    if (!*url) return error_set(err, ERR_INTERNAL, "empty database path");
+    return store_sqlite_open(url, out, err);
+}
+
+void store_close(struct store *s)
+{
+    if (s) s->ops->close(s);
+}
+
+void account_free(struct account *a)
+{
+    if (!a) return;
+    free(a->name);
+    memset(a, 0, sizeof(*a));
+}
+
+void account_list_free(struct account *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) account_free(&a[i]);
+    free(a);
+}
+
+void api_key_free(struct api_key *k)
+{
+    if (!k) return;
+    free(k->name);
+    memset(k, 0, sizeof(*k));
+}
+
+void api_key_list_free(struct api_key *k, size_t n)
+{
+    for (size_t i = 0; i < n; i++) api_key_free(&k[i]);
+    free(k);
+}
+
+void conversation_free(struct conversation *c)
+{
+    if (!c) return;
+    char **strings[] = {&c->title,          &c->status,          &c->agent_state,
+                        &c->trigger,        &c->selected_repository, &c->selected_branch,
+                        &c->git_provider,   &c->conversation_instructions,
+                        &c->runtime_status, &c->branch,          &c->error,
+                        &c->pull_requests,  &c->metrics};
+    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) free(*strings[i]);
+    memset(c, 0, sizeof(*c));
+}
+
+void conversation_list_free(struct conversation *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) conversation_free(&c[i]);
+    free(c);
+}
+
+void event_list_free(char **events, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(events[i]);
+    free(events);
+}
+
+bool conversation_status_is_active(const char *status)
+{
+    return status && (strcmp(status, CONV_STARTING) == 0 || strcmp(status, CONV_RUNNING) == 0);
+}

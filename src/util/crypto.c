@@ -1,0 +1,116 @@
+/* crypto: libsodium-backed randomness, ids, keyed hashes and the server secret; see crypto.h. */
+#include "util/crypto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/buf.h"
+
+int crypto_init(void)
+{
+    return sodium_init() < 0 ? ERR_INTERNAL : 0;
+}
+
+void crypto_random(void *out, size_t len)
+{
+    randombytes_buf(out, len);
+}
+
+void crypto_hex(const void *in, size_t len, char *out)
+{
+    sodium_bin2hex(out, len * 2 + 1, in, len);
+}
+
+void crypto_uuid_hex(char out[CONVERSATION_ID_LEN + 1])
+{
+    uint8_t b[16];
+    randombytes_buf(b, sizeof(b));
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    crypto_hex(b, sizeof(b), out);
+}
+
+void crypto_keyed_hash_hex(const uint8_t secret[SERVER_SECRET_LEN], const void *data, size_t len,
+                           char out[KEYED_HASH_HEX])
+{
+    uint8_t h[KEYED_HASH_LEN];
+    crypto_generichash(h, sizeof(h), data, len, secret, SERVER_SECRET_LEN);
+    crypto_hex(h, sizeof(h), out);
+}
+
+bool crypto_equal(const void *a, const void *b, size_t len)
+{
+    return sodium_memcmp(a, b, len) == 0;
+}
+
+void crypto_wipe(void *p, size_t len)
+{
+    sodium_memzero(p, len);
+}
+
+static int read_secret(const char *path, uint8_t out[SERVER_SECRET_LEN], struct error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || st.st_size != SERVER_SECRET_LEN) {
+        close(fd);
+        return error_set(err, ERR_INTERNAL,
+                         "%s must hold exactly %d bytes; restore it from a backup (keys made with "
+                         "another secret stop working)",
+                         path, SERVER_SECRET_LEN);
+    }
+    if (st.st_mode & 077) {
+        close(fd);
+        return error_set(err, ERR_INTERNAL,
+                         "%s is readable by other users; run: chmod 600 %s", path, path);
+    }
+    ssize_t n = read(fd, out, SERVER_SECRET_LEN);
+    close(fd);
+    if (n != SERVER_SECRET_LEN)
+        return error_set(err, ERR_INTERNAL, "cannot read %s: %s", path, strerror(errno));
+    return 0;
+}
+
+int crypto_load_server_secret(const char *data_dir, uint8_t out[SERVER_SECRET_LEN],
+                              struct error *err)
+{
+    struct buf path = BUF_INIT, tmp = BUF_INIT;
+    buf_addf(&path, "%s/secret.key", data_dir);
+    int rc = read_secret(path.data, out, err);
+    if (rc >= 0) goto done;
+
+    /* Not there yet: write a temporary file and link it into place. link() fails when another
+     * process won the race, and then its secret is the one everybody uses. */
+    buf_addf(&tmp, "%s/secret.key.%ld.tmp", data_dir, (long)getpid());
+    int fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = error_set(err, ERR_INTERNAL, "cannot create %s: %s", tmp.data, strerror(errno));
+        goto done;
+    }
+    crypto_random(out, SERVER_SECRET_LEN);
+    if (write(fd, out, SERVER_SECRET_LEN) != SERVER_SECRET_LEN || fsync(fd) < 0) {
+        rc = error_set(err, ERR_INTERNAL, "cannot write %s: %s", tmp.data, strerror(errno));
+        close(fd);
+        unlink(tmp.data);
+        goto done;
+    }
+    close(fd);
+    if (link(tmp.data, path.data) == 0) {
+        rc = 0;
+    } else if (errno == EEXIST) {
+        rc = read_secret(path.data, out, err);
+    } else {
+        rc = error_set(err, ERR_INTERNAL, "cannot create %s: %s", path.data, strerror(errno));
+    }
+    unlink(tmp.data);
+done:
+    buf_release(&tmp);
+    buf_release(&path);
+    return rc;
+}

@@ -1,0 +1,40 @@
+/*
+ * crypto: the few primitives cloudhands needs, all from libsodium.
+ * - random bytes and hex ids (conversation ids are uuid4-shaped 32 hex chars),
+ * - the server secret (32 random bytes in DATA/secret.key, mode 0600) and keyed
+ *   BLAKE2b hashing with it (API keys are stored only as such hashes),
+ * - constant-time comparison.
+ * crypto_init() must run once before anything else here.
+ */
+#ifndef CH_CRYPTO_H
+#define CH_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+#define SERVER_SECRET_LEN 32
+#define KEYED_HASH_LEN    32
+#define KEYED_HASH_HEX    (KEYED_HASH_LEN * 2 + 1)
+#define CONVERSATION_ID_LEN 32 /* hex chars, without the NUL */
+
+int crypto_init(void);
+void crypto_random(void *out, size_t len);
+/* Lowercase hex of `len` bytes into out[2*len+1]. */
+void crypto_hex(const void *in, size_t len, char *out);
+/* A uuid4 (version and variant bits set) as 32 lowercase hex chars into out[33]. */
+void crypto_uuid_hex(char out[CONVERSATION_ID_LEN + 1]);
+/* Keyed BLAKE2b-256 of `data` with the server secret, as hex into out[KEYED_HASH_HEX]. */
+void crypto_keyed_hash_hex(const uint8_t secret[SERVER_SECRET_LEN], const void *data, size_t len,
+                           char out[KEYED_HASH_HEX]);
+bool crypto_equal(const void *a, const void *b, size_t len);
+/* Overwrites memory that held a secret, in a way the compiler cannot drop. */
+void crypto_wipe(void *p, size_t len);
+/* Loads DIR/secret.key, creating it (0600, fresh random bytes) when it does not exist. Refuses
+ * a file of the wrong size or one readable by others. */
+int crypto_load_server_secret(const char *data_dir, uint8_t out[SERVER_SECRET_LEN],
+                              struct error *err);
+
+#endif

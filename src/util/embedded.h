@@ -1,0 +1,21 @@
+/*
+ * embedded: files compiled into the binary by cmake/embed.cmake (SQL migrations,
+ * later the web UI). Each table is sorted by name and ends with a {NULL} row; the
+ * data is followed by a NUL byte that `len` does not count, so text can be used as a
+ * C string.
+ */
+#ifndef CH_EMBEDDED_H
+#define CH_EMBEDDED_H
+
+#include <stddef.h>
+
+struct embedded_file {
+    const char *name; /* path relative to the embedded folder, e.g. "001_init.sql" */
+    const unsigned char *data;
+    size_t len;
+};
+
+/* The SQLite schema migrations, in version order. */
+extern const struct embedded_file sqlite_migrations[];
+
+#endif
