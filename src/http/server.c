@@ -136,11 +136,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         buf_init(&req->allow, 0);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) req->body_too_large = true;
         *con_cls = req;
-        return MHD_YES;
-    }
-    if (*upload_data_size) {
+        if (!cl || strtoull(cl, NULL, 10) <= HTTP_MAX_BODY) return MHD_YES;
+        /* Declared too large: answer 413 now, before reading (or inviting, with
+         * "100 Continue") a body that will be refused. MHD then closes the connection. */
+        req->body_too_large = true;
+    } else if (*upload_data_size) {
         if (!req->body_too_large) {
             if (req->body.len + *upload_data_size > HTTP_MAX_BODY) {
                 req->body_too_large = true;
