@@ -13,19 +13,13 @@ int api_alive(struct http_request *req, struct http_response *res, struct error 
 int api_health(struct http_request *req, struct http_response *res, struct error *err);
 
 /* conversations.c */
-int api_conversation_create(struct http_request *req, struct http_response *res,
-                            struct error *err);
+int api_conversation_create(struct http_request *req, struct http_response *res, struct error *err);
 int api_conversation_get(struct http_request *req, struct http_response *res, struct error *err);
-int api_conversation_list(struct http_request *req, struct http_response *res,
-                          struct error *err);
-int api_conversation_update(struct http_request *req, struct http_response *res,
-                            struct error *err);
-int api_conversation_delete(struct http_request *req, struct http_response *res,
-                            struct error *err);
-int api_conversation_stop(struct http_request *req, struct http_response *res,
-                          struct error *err);
-int api_conversation_start(struct http_request *req, struct http_response *res,
-                           struct error *err);
+int api_conversation_list(struct http_request *req, struct http_response *res, struct error *err);
+int api_conversation_update(struct http_request *req, struct http_response *res, struct error *err);
+int api_conversation_delete(struct http_request *req, struct http_response *res, struct error *err);
+int api_conversation_stop(struct http_request *req, struct http_response *res, struct error *err);
+int api_conversation_start(struct http_request *req, struct http_response *res, struct error *err);
 
 /* events.c */
 int api_event_list(struct http_request *req, struct http_response *res, struct error *err);

@@ -33,8 +33,9 @@ int query_int(struct http_request *req, const char *name, long long dflt, long l
         return error_invalid(err, field, "int_parsing",
                              "Input should be a valid integer, unable to parse string as an "
                              "integer");
-    if (n < min) return error_invalid(err, field, "greater_than_equal",
-                                      "Input should be greater than or equal to %lld", min);
+    if (n < min)
+        return error_invalid(err, field, "greater_than_equal",
+                             "Input should be greater than or equal to %lld", min);
     if (n > max)
         return error_invalid(err, field, "less_than_equal",
                              "Input should be less than or equal to %lld", max);
@@ -67,7 +68,8 @@ json_t *conversation_to_json(const struct conversation *c)
     json_t *numbers = json_array();
     size_t i;
     json_t *pr;
-    json_array_foreach(prs, i, pr) {
+    json_array_foreach(prs, i, pr)
+    {
         json_t *n = json_object_get(pr, "number");
         if (json_is_integer(n)) json_array_append(numbers, n);
     }
@@ -95,8 +97,7 @@ json_t *conversation_to_json(const struct conversation *c)
     return v;
 }
 
-int api_conversation_create(struct http_request *req, struct http_response *res,
-                            struct error *err)
+int api_conversation_create(struct http_request *req, struct http_response *res, struct error *err)
 {
     json_t *body;
     struct conversation_request rq;
@@ -125,8 +126,8 @@ int api_conversation_get(struct http_request *req, struct http_response *res, st
         response_json(res, 200, json_null());
         return 0;
     }
-    int rc = req->app->store->ops->conversation_get(req->app->store, req->auth.account.id, id, &c,
-                                                    err);
+    int rc =
+        req->app->store->ops->conversation_get(req->app->store, req->auth.account.id, id, &c, err);
     if (rc == ERR_NOT_FOUND) {
         response_json(res, 200, json_null());
         return 0;
@@ -137,8 +138,7 @@ int api_conversation_get(struct http_request *req, struct http_response *res, st
     return 0;
 }
 
-int api_conversation_list(struct http_request *req, struct http_response *res,
-                          struct error *err)
+int api_conversation_list(struct http_request *req, struct http_response *res, struct error *err)
 {
     long long limit;
     int64_t before = 0;
@@ -168,7 +168,8 @@ int api_conversation_list(struct http_request *req, struct http_response *res,
     if (rc) return rc;
     json_t *results = json_array();
     size_t shown = n > (size_t)limit ? (size_t)limit : n;
-    for (size_t i = 0; i < shown; i++) json_array_append_new(results, conversation_to_json(&list[i]));
+    for (size_t i = 0; i < shown; i++)
+        json_array_append_new(results, conversation_to_json(&list[i]));
     json_t *next = json_null();
     if (n > shown) {
         char token[PAGE_TOKEN_MAX];
@@ -187,21 +188,20 @@ static const struct json_field update_fields[] = {
 };
 
 /* PATCH {"title"} → true, or false when there is no such conversation (as OpenHands). */
-int api_conversation_update(struct http_request *req, struct http_response *res,
-                            struct error *err)
+int api_conversation_update(struct http_request *req, struct http_response *res, struct error *err)
 {
     json_t *body;
     int rc = http_body_json(req, &body, err);
     if (rc) return rc;
     rc = json_check_fields(body, update_fields, true, err);
     const char *title = json_get_str(body, "title");
-    if (!rc && !*title) rc = error_invalid(err, "title", "string_too_short", "Title must not be empty");
+    if (!rc && !*title)
+        rc = error_invalid(err, "title", "string_too_short", "Title must not be empty");
     if (!rc) {
         bool found = false;
         if (conversation_id_valid(req->params[0])) {
-            rc = req->app->store->ops->conversation_set_title(req->app->store, req->auth.account.id,
-                                                              req->params[0], title, time_now_us(),
-                                                              err);
+            rc = req->app->store->ops->conversation_set_title(
+                req->app->store, req->auth.account.id, req->params[0], title, time_now_us(), err);
             found = rc == 0;
             if (rc == ERR_NOT_FOUND) rc = 0;
         }
@@ -212,8 +212,7 @@ int api_conversation_update(struct http_request *req, struct http_response *res,
 }
 
 /* DELETE → true, or false when there is no such conversation. */
-int api_conversation_delete(struct http_request *req, struct http_response *res,
-                            struct error *err)
+int api_conversation_delete(struct http_request *req, struct http_response *res, struct error *err)
 {
     bool found = false;
     if (conversation_id_valid(req->params[0])) {
@@ -234,8 +233,7 @@ static void status_answer(struct http_response *res, const char *id, const char 
                             "message", message, "conversation_status", status));
 }
 
-int api_conversation_stop(struct http_request *req, struct http_response *res,
-                          struct error *err)
+int api_conversation_stop(struct http_request *req, struct http_response *res, struct error *err)
 {
     int rc = conversations_stop(req->app, &req->auth, req->params[0], err);
     if (rc) return rc;
@@ -243,8 +241,7 @@ int api_conversation_stop(struct http_request *req, struct http_response *res,
     return 0;
 }
 
-int api_conversation_start(struct http_request *req, struct http_response *res,
-                           struct error *err)
+int api_conversation_start(struct http_request *req, struct http_response *res, struct error *err)
 {
     const char *status;
     int rc = conversations_start(req->app, &req->auth, req->params[0], &status, err);

@@ -41,8 +41,8 @@ int api_key_create(struct http_request *req, struct http_response *res, struct e
         rc = error_invalid(err, "expires_at", "datetime_parsing",
                            "Input should be an ISO-8601 date-time, e.g. 2026-12-31T23:59:59Z");
     if (!rc)
-        rc = keys_create(req->app, req->auth.account.id, json_get_str(body, "name"), expires, &k, key,
-                         err);
+        rc = keys_create(req->app, req->auth.account.id, json_get_str(body, "name"), expires, &k,
+                         key, err);
     if (!rc) {
         response_json(res, 200, key_to_json(&k, key));
         crypto_wipe(key, sizeof(key));

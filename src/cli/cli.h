@@ -28,8 +28,8 @@ struct cli_command {
     const char *name;       /* "serve", "key create" */
     const char *positional; /* usage of positional arguments, e.g. "NAME"; NULL for none */
     int min_args, max_args;
-    const char *summary;     /* one line for `cloudhands --help` */
-    const char *description; /* paragraphs for `cloudhands CMD --help`; may be NULL */
+    const char *summary;              /* one line for `cloudhands --help` */
+    const char *description;          /* paragraphs for `cloudhands CMD --help`; may be NULL */
     const struct cli_option *options; /* command-specific, ending with a {NULL} row */
     int (*exec)(const struct cli_args *args);
 };
@@ -52,8 +52,7 @@ int cli_run(const struct cli_command *cmd, int argc, char **argv);
 const char *cli_opt(const struct cli_args *a, const char *name);
 /* Parses option `name` as an integer in [min, max] into *out (dflt when absent); prints a
  * message and returns false when it is not one. */
-bool cli_opt_int(const struct cli_args *a, const char *name, int dflt, int min, int max,
-                 int *out);
+bool cli_opt_int(const struct cli_args *a, const char *name, int dflt, int min, int max, int *out);
 /* Resolves the configuration shared by all commands (defaults < environment < --data, --db,
  * --listen). Returns false, after printing why, when a value is unusable. */
 bool cli_config(const struct cli_args *a, struct config *cfg);

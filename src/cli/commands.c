@@ -5,6 +5,6 @@ extern const struct cli_command cmd_serve, cmd_user_add, cmd_user_list, cmd_key_
     cmd_key_list, cmd_key_revoke;
 
 const struct cli_command *const cli_commands[] = {
-    &cmd_serve, &cmd_user_add, &cmd_user_list, &cmd_key_create, &cmd_key_list, &cmd_key_revoke,
-    NULL,
+    &cmd_serve,    &cmd_user_add,   &cmd_user_list, &cmd_key_create,
+    &cmd_key_list, &cmd_key_revoke, NULL,
 };

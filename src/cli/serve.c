@@ -54,8 +54,7 @@ static int serve_exec(const struct cli_args *a)
     int sig, rc = 1;
 
     if (!cli_config(a, &cfg)) return 2;
-    if (!cli_opt_int(a, "max-concurrent", cfg.max_concurrent, 1, 1000000000,
-                     &cfg.max_concurrent) ||
+    if (!cli_opt_int(a, "max-concurrent", cfg.max_concurrent, 1, 1000000000, &cfg.max_concurrent) ||
         !cli_opt_int(a, "threads", 0, 0, 1024, &cfg.threads)) {
         config_free(&cfg);
         return 2;
@@ -103,9 +102,8 @@ const struct cli_command cmd_serve = {
     .min_args = 0,
     .max_args = 0,
     .summary = "Serve the HTTP API (the OpenHands Cloud API) until SIGINT or SIGTERM.",
-    .description =
-        "On the first start with an empty database, creates the account \"admin\" and\n"
-        "prints its API key once. Data (database and secret.key) lives in --data.",
+    .description = "On the first start with an empty database, creates the account \"admin\" and\n"
+                   "prints its API key once. Data (database and secret.key) lives in --data.",
     .options = options,
     .exec = serve_exec,
 };

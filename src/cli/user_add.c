@@ -7,7 +7,8 @@
 
 static const struct cli_option options[] = {
     {"admin", NULL, "make the account an administrator"},
-    {"max-concurrent", "N", "this account's limit of running conversations (default: the server's)"},
+    {"max-concurrent", "N",
+     "this account's limit of running conversations (default: the server's)"},
     {NULL, NULL, NULL},
 };
 

@@ -11,7 +11,7 @@
 #include "core/app.h"
 #include "core/keys.h"
 
-#define ACCOUNT_NAME_MAX 64
+#define ACCOUNT_NAME_MAX  64
 #define BOOTSTRAP_ACCOUNT "admin"
 
 /* Names are 1..64 characters of letters, digits, '-', '_', '.' and '@', not starting with

@@ -7,8 +7,8 @@
 #include "core/keys.h"
 #include "util/timeutil.h"
 
-#define HOW_TO_GET_A_KEY                                                                         \
-    "Create a key in Settings > API Keys, or with `cloudhands key create --user NAME --name "   \
+#define HOW_TO_GET_A_KEY                                                                           \
+    "Create a key in Settings > API Keys, or with `cloudhands key create --user NAME --name "      \
     "LABEL`, and send it as `Authorization: Bearer <key>`."
 
 int auth_bearer(struct app *app, const char *authorization, struct auth *out, struct error *err)

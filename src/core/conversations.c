@@ -20,8 +20,8 @@ static const struct json_field create_fields[] = {
 };
 
 static const char *const git_providers[] = {"github", "gitlab", "git", NULL};
-static const char *const statuses[] = {CONV_STARTING, CONV_RUNNING, CONV_STOPPED, CONV_ARCHIVED,
-                                       CONV_ERROR, NULL};
+static const char *const statuses[] = {CONV_STARTING, CONV_RUNNING, CONV_STOPPED,
+                                       CONV_ARCHIVED, CONV_ERROR,   NULL};
 
 static bool in_list(const char *s, const char *const *list)
 {
@@ -65,8 +65,8 @@ bool conversation_status_valid(const char *status)
     return status && in_list(status, statuses);
 }
 
-int conversation_request_parse(json_t *body, bool require_message,
-                               struct conversation_request *out, struct error *err)
+int conversation_request_parse(json_t *body, bool require_message, struct conversation_request *out,
+                               struct error *err)
 {
     memset(out, 0, sizeof(*out));
     int rc = json_check_fields(body, create_fields, true, err);
@@ -124,8 +124,8 @@ char *conversation_first_event(const char *msg, json_t *image_urls, int64_t now)
 {
     char iso[ISO_TIME_LEN];
     json_t *ev = json_pack("{s:i, s:s, s:s, s:s, s:s, s:{s:s, s:o, s:[], s:b}}", "id", 0,
-                           "timestamp", time_format_iso(now, iso), "source", "user", "message",
-                           msg, "action", "message", "args", "content", msg, "image_urls",
+                           "timestamp", time_format_iso(now, iso), "source", "user", "message", msg,
+                           "action", "message", "args", "content", msg, "image_urls",
                            image_urls ? json_incref(image_urls) : json_array(), "file_urls",
                            "wait_for_response", 0);
     struct buf out = BUF_INIT;
@@ -173,7 +173,8 @@ int conversations_create(struct app *app, const struct auth *who, const char *tr
     int limit = auth_account_limit(app, &who->account);
 
     *response = NULL;
-    if (idempotency_key && (utf8_length(idempotency_key) > IDEMPOTENCY_KEY_MAX || !*idempotency_key))
+    if (idempotency_key &&
+        (utf8_length(idempotency_key) > IDEMPOTENCY_KEY_MAX || !*idempotency_key))
         return error_invalid(err, "header.Idempotency-Key", "string_too_long",
                              "Idempotency-Key must have 1 to %d characters", IDEMPOTENCY_KEY_MAX);
 
@@ -187,8 +188,8 @@ int conversations_create(struct app *app, const struct auth *who, const char *tr
     c.selected_repository = (char *)rq->repository;
     c.selected_branch = (char *)rq->selected_branch;
     c.git_provider = (char *)(rq->git_provider ? rq->git_provider
-                              : rq->repository  ? "github"
-                                                : NULL);
+                              : rq->repository ? "github"
+                                               : NULL);
     c.conversation_instructions = (char *)rq->conversation_instructions;
     c.pull_requests = "[]";
     c.metrics = "{}";
@@ -219,14 +220,12 @@ int conversations_create(struct app *app, const struct auth *who, const char *tr
     return rc;
 }
 
-int conversations_stop(struct app *app, const struct auth *who, const char *id,
-                       struct error *err)
+int conversations_stop(struct app *app, const struct auth *who, const char *id, struct error *err)
 {
     if (!conversation_id_valid(id)) return error_set(err, ERR_NOT_FOUND, "Conversation not found");
     int current = 0;
-    int rc = app->store->ops->conversation_set_status(app->store, who->account.id, id,
-                                                      CONV_STOPPED, "stopped", 0, time_now_us(),
-                                                      &current, err);
+    int rc = app->store->ops->conversation_set_status(app->store, who->account.id, id, CONV_STOPPED,
+                                                      "stopped", 0, time_now_us(), &current, err);
     if (rc == ERR_NOT_FOUND) return error_set(err, ERR_NOT_FOUND, "Conversation not found");
     return rc;
 }

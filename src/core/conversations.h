@@ -37,8 +37,8 @@ struct conversation_request {
 };
 
 /* Checks fields, types, lengths, unknown fields and the repository's shape. */
-int conversation_request_parse(json_t *body, bool require_message,
-                               struct conversation_request *out, struct error *err);
+int conversation_request_parse(json_t *body, bool require_message, struct conversation_request *out,
+                               struct error *err);
 /* "owner/repo" (for gitlab also "group/subgroup/repo"): segments of letters, digits, '-', '_'
  * and '.', not starting with '.', at most 100 characters each. */
 bool repository_name_valid(const char *repo, const char *provider);
@@ -57,8 +57,7 @@ int conversations_create(struct app *app, const struct auth *who, const char *tr
                          const struct conversation_request *rq, const char *idempotency_key,
                          char **response, struct error *err);
 /* Stops a conversation (STOPPED). ERR_NOT_FOUND when it is not the caller's. */
-int conversations_stop(struct app *app, const struct auth *who, const char *id,
-                       struct error *err);
+int conversations_stop(struct app *app, const struct auth *who, const char *id, struct error *err);
 /* Starts a stopped conversation again (STARTING, queued), within the limit; a conversation
  * that is already active is left as it is. *status receives the resulting status. */
 int conversations_start(struct app *app, const struct auth *who, const char *id,

@@ -39,15 +39,14 @@ int keys_create(struct app *app, int64_t account_id, const char *name, int64_t e
         return error_invalid(err, "name", "string_too_long",
                              "String should have at most %d characters", API_KEY_NAME_MAX);
     if (expires_at && expires_at <= now)
-        return error_invalid(err, "expires_at", "datetime_future",
-                             "Expiry must be in the future");
+        return error_invalid(err, "expires_at", "datetime_future", "Expiry must be in the future");
 
     char hash[KEYED_HASH_HEX];
     api_key_generate(key_out);
     api_key_hash(app, key_out, hash);
     int64_t id;
-    int rc = app->store->ops->key_create(app->store, account_id, name, hash, now, expires_at, &id,
-                                         err);
+    int rc =
+        app->store->ops->key_create(app->store, account_id, name, hash, now, expires_at, &id, err);
     if (rc) {
         crypto_wipe(key_out, API_KEY_LEN + 1);
         return rc;

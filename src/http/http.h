@@ -25,8 +25,7 @@ struct http_request;
 struct http_response;
 
 /* A handler returns 0 after filling `res`, or an ERR_* code with `err` filled. */
-typedef int (*http_handler)(struct http_request *req, struct http_response *res,
-                            struct error *err);
+typedef int (*http_handler)(struct http_request *req, struct http_response *res, struct error *err);
 
 enum route_auth {
     ROUTE_PUBLIC,  /* no credentials needed */

@@ -20,19 +20,32 @@ void response_json(struct http_response *res, unsigned status, json_t *v)
 unsigned http_status_for(enum err_code code)
 {
     switch (code) {
-    case ERR_OK: return MHD_HTTP_OK;
-    case ERR_BAD_REQUEST: return MHD_HTTP_BAD_REQUEST;
-    case ERR_INVALID: return MHD_HTTP_UNPROCESSABLE_CONTENT;
-    case ERR_UNAUTHORIZED: return MHD_HTTP_UNAUTHORIZED;
-    case ERR_FORBIDDEN: return MHD_HTTP_FORBIDDEN;
-    case ERR_NOT_FOUND: return MHD_HTTP_NOT_FOUND;
-    case ERR_METHOD: return MHD_HTTP_METHOD_NOT_ALLOWED;
-    case ERR_CONFLICT: return MHD_HTTP_CONFLICT;
-    case ERR_LIMIT: return MHD_HTTP_TOO_MANY_REQUESTS;
-    case ERR_TOO_LARGE: return MHD_HTTP_CONTENT_TOO_LARGE;
-    case ERR_UNSUPPORTED: return MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
-    case ERR_UNAVAILABLE: return MHD_HTTP_SERVICE_UNAVAILABLE;
-    case ERR_INTERNAL: return MHD_HTTP_INTERNAL_SERVER_ERROR;
+    case ERR_OK:
+        return MHD_HTTP_OK;
+    case ERR_BAD_REQUEST:
+        return MHD_HTTP_BAD_REQUEST;
+    case ERR_INVALID:
+        return MHD_HTTP_UNPROCESSABLE_CONTENT;
+    case ERR_UNAUTHORIZED:
+        return MHD_HTTP_UNAUTHORIZED;
+    case ERR_FORBIDDEN:
+        return MHD_HTTP_FORBIDDEN;
+    case ERR_NOT_FOUND:
+        return MHD_HTTP_NOT_FOUND;
+    case ERR_METHOD:
+        return MHD_HTTP_METHOD_NOT_ALLOWED;
+    case ERR_CONFLICT:
+        return MHD_HTTP_CONFLICT;
+    case ERR_LIMIT:
+        return MHD_HTTP_TOO_MANY_REQUESTS;
+    case ERR_TOO_LARGE:
+        return MHD_HTTP_CONTENT_TOO_LARGE;
+    case ERR_UNSUPPORTED:
+        return MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+    case ERR_UNAVAILABLE:
+        return MHD_HTTP_SERVICE_UNAVAILABLE;
+    case ERR_INTERNAL:
+        return MHD_HTTP_INTERNAL_SERVER_ERROR;
     }
     return MHD_HTTP_INTERNAL_SERVER_ERROR;
 }
@@ -46,16 +59,17 @@ static json_t *validation_detail(const struct error *e)
     const char *dot = strchr(e->field, '.');
     if (strcmp(e->field, "body") == 0) {
         json_array_append_new(loc, json_string("body"));
-    } else if (dot && (strncmp(e->field, "query.", 6) == 0 || strncmp(e->field, "header.", 7) == 0 ||
-                       strncmp(e->field, "path.", 5) == 0)) {
+    } else if (dot &&
+               (strncmp(e->field, "query.", 6) == 0 || strncmp(e->field, "header.", 7) == 0 ||
+                strncmp(e->field, "path.", 5) == 0)) {
         json_array_append_new(loc, json_stringn(e->field, (size_t)(dot - e->field)));
         json_array_append_new(loc, json_string(dot + 1));
     } else {
         json_array_append_new(loc, json_string("body"));
         json_array_append_new(loc, json_string(e->field));
     }
-    json_t *item = json_pack("{s:s, s:o, s:s}", "type", e->kind[0] ? e->kind : "value_error",
-                             "loc", loc, "msg", e->message);
+    json_t *item = json_pack("{s:s, s:o, s:s}", "type", e->kind[0] ? e->kind : "value_error", "loc",
+                             loc, "msg", e->message);
     return json_pack("[o]", item);
 }
 

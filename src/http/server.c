@@ -90,8 +90,7 @@ static void dispatch(struct http_request *req, struct http_response *res)
     int rc;
 
     if (req->body_too_large) {
-        rc = error_set(&err, ERR_TOO_LARGE, "Request body is larger than %d bytes",
-                       HTTP_MAX_BODY);
+        rc = error_set(&err, ERR_TOO_LARGE, "Request body is larger than %d bytes", HTTP_MAX_BODY);
         goto out;
     }
     req->route = router_match(api_routes, req, &path_matched, &req->allow);
@@ -134,8 +133,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->path_copy = xstrdup(url);
         buf_init(&req->body, 0);
         buf_init(&req->allow, 0);
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         *con_cls = req;
         if (!cl || strtoull(cl, NULL, 10) <= HTTP_MAX_BODY) return MHD_YES;
         /* Declared too large: answer 413 now, before reading (or inviting, with
@@ -197,12 +196,12 @@ int http_server_start(struct app *app, const char *listen, int threads, struct h
 
     *out = NULL;
     if (!listen_parse(listen, &host, &port))
-        return error_set(err, ERR_INVALID, "--listen must be HOST:PORT, e.g. 127.0.0.1:3000 (got \"%s\")",
-                         listen);
+        return error_set(err, ERR_INVALID,
+                         "--listen must be HOST:PORT, e.g. 127.0.0.1:3000 (got \"%s\")", listen);
     struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
-                  &v4->sin_addr) == 1) {
+    if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &v4->sin_addr) ==
+        1) {
         v4->sin_family = AF_INET;
         v4->sin_port = htons((uint16_t)port);
     } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
@@ -221,11 +220,11 @@ int http_server_start(struct app *app, const char *listen, int threads, struct h
 
     struct http_server *srv = xcalloc(1, sizeof(*srv));
     srv->app = app;
-    srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)120, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        1, MHD_OPTION_END);
+    srv->daemon =
+        MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
+                         &ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_NOTIFY_COMPLETED,
+                         on_completed, srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
     if (!srv->daemon) {
         free(srv);
         return error_set(err, ERR_INTERNAL,

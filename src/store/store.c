@@ -50,11 +50,19 @@ void api_key_list_free(struct api_key *k, size_t n)
 void conversation_free(struct conversation *c)
 {
     if (!c) return;
-    char **strings[] = {&c->title,          &c->status,          &c->agent_state,
-                        &c->trigger,        &c->selected_repository, &c->selected_branch,
-                        &c->git_provider,   &c->conversation_instructions,
-                        &c->runtime_status, &c->branch,          &c->error,
-                        &c->pull_requests,  &c->metrics};
+    char **strings[] = {&c->title,
+                        &c->status,
+                        &c->agent_state,
+                        &c->trigger,
+                        &c->selected_repository,
+                        &c->selected_branch,
+                        &c->git_provider,
+                        &c->conversation_instructions,
+                        &c->runtime_status,
+                        &c->branch,
+                        &c->error,
+                        &c->pull_requests,
+                        &c->metrics};
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) free(*strings[i]);
     memset(c, 0, sizeof(*c));
 }

@@ -79,11 +79,11 @@ struct conversation_filter {
 
 /* What conversation_create needs besides the row itself. */
 struct conversation_create_opts {
-    int limit;                  /* the account's concurrency limit (> 0) */
-    const char *first_event;    /* JSON text of event 0 (the user's message) */
+    int limit;                   /* the account's concurrency limit (> 0) */
+    const char *first_event;     /* JSON text of event 0 (the user's message) */
     const char *idempotency_key; /* NULL: none */
-    const char *response;       /* the answer to remember under the idempotency key */
-    int64_t idempotency_since;  /* keys stored before this time are expired */
+    const char *response;        /* the answer to remember under the idempotency key */
+    int64_t idempotency_since;   /* keys stored before this time are expired */
 };
 
 struct conversation_create_result {

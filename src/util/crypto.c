@@ -67,8 +67,8 @@ static int read_secret(const char *path, uint8_t out[SERVER_SECRET_LEN], struct 
     }
     if (st.st_mode & 077) {
         close(fd);
-        return error_set(err, ERR_INTERNAL,
-                         "%s is readable by other users; run: chmod 600 %s", path, path);
+        return error_set(err, ERR_INTERNAL, "%s is readable by other users; run: chmod 600 %s",
+                         path, path);
     }
     ssize_t n = read(fd, out, SERVER_SECRET_LEN);
     close(fd);

@@ -15,9 +15,9 @@
 
 #include "util/error.h"
 
-#define SERVER_SECRET_LEN 32
-#define KEYED_HASH_LEN    32
-#define KEYED_HASH_HEX    (KEYED_HASH_LEN * 2 + 1)
+#define SERVER_SECRET_LEN   32
+#define KEYED_HASH_LEN      32
+#define KEYED_HASH_HEX      (KEYED_HASH_LEN * 2 + 1)
 #define CONVERSATION_ID_LEN 32 /* hex chars, without the NUL */
 
 int crypto_init(void);

@@ -33,8 +33,8 @@ struct error {
     char message[512]; /* for people; no secrets */
     char field[64];    /* ERR_INVALID: the offending field ("initial_user_msg", "query.limit") */
     char kind[32];     /* ERR_INVALID: pydantic-style error type ("missing", "string_type", ...) */
-    json_t *detail;    /* optional: a whole JSON `detail` to send instead (owned; see error_clear) */
-    long retry_after;  /* ERR_LIMIT / ERR_UNAVAILABLE: seconds for Retry-After, 0 = none */
+    json_t *detail;   /* optional: a whole JSON `detail` to send instead (owned; see error_clear) */
+    long retry_after; /* ERR_LIMIT / ERR_UNAVAILABLE: seconds for Retry-After, 0 = none */
 };
 
 /* Sets code and message (printf-style) and returns the code, so `return error_set(...)` reads

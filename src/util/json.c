@@ -9,7 +9,8 @@ int json_parse_object(const char *data, size_t len, json_t **out, struct error *
 {
     json_error_t jerr;
     *out = NULL;
-    if (len == 0) return error_set(err, ERR_BAD_REQUEST, "Request body is empty: send a JSON object");
+    if (len == 0)
+        return error_set(err, ERR_BAD_REQUEST, "Request body is empty: send a JSON object");
     json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!v) {
         if (json_error_code(&jerr) == json_error_invalid_utf8)
@@ -66,11 +67,12 @@ static int check_one(json_t *v, const struct json_field *f, struct error *err)
         if (!json_is_array(v))
             return error_invalid(err, f->name, "list_type", "Input should be a valid list");
         if (f->max_len && json_array_size(v) > f->max_len)
-            return error_invalid(err, f->name, "too_long",
-                                 "List should have at most %zu items", f->max_len);
+            return error_invalid(err, f->name, "too_long", "List should have at most %zu items",
+                                 f->max_len);
         size_t i;
         json_t *item;
-        json_array_foreach(v, i, item) {
+        json_array_foreach(v, i, item)
+        {
             if (!json_is_string(item))
                 return error_invalid(err, f->name, "string_type",
                                      "Item %zu should be a valid string", i);
@@ -90,7 +92,8 @@ int json_check_fields(json_t *obj, const struct json_field *fields, bool reject_
     const char *key;
     json_t *v;
     if (reject_unknown) {
-        json_object_foreach(obj, key, v) {
+        json_object_foreach(obj, key, v)
+        {
             if (!find_field(fields, key))
                 return error_invalid(err, key, "extra_forbidden", "Extra inputs are not permitted");
         }

@@ -11,8 +11,7 @@ static void log_line(const char *level, const char *msg, const char *fields, va_
 {
     char iso[ISO_TIME_LEN];
     struct buf line = BUF_INIT;
-    buf_addf(&line, "time=%s level=%s msg=\"%s\"", time_format_iso(time_now_us(), iso), level,
-             msg);
+    buf_addf(&line, "time=%s level=%s msg=\"%s\"", time_format_iso(time_now_us(), iso), level, msg);
     if (fields && *fields) {
         buf_addch(&line, ' ');
         buf_vaddf(&line, fields, ap);
