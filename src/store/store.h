@@ -117,6 +117,8 @@ struct store_ops {
     int (*key_authenticate)(struct store *s, const char *hash_hex, int64_t now,
                             int64_t touch_before, struct api_key *key, struct account *acct,
                             char stored_hash[65], struct error *err);
+    /* key_get and key_list see unrevoked keys only (a revoked key is ERR_NOT_FOUND); key_list
+     * is ordered by id. */
     int (*key_get)(struct store *s, int64_t account_id, int64_t id, struct api_key *out,
                    struct error *err);
     int (*key_list)(struct store *s, int64_t account_id, struct api_key **out, size_t *n,
@@ -134,7 +136,8 @@ struct store_ops {
                                struct conversation_create_result *res, struct error *err);
     int (*conversation_get)(struct store *s, int64_t account_id, const char *id,
                             struct conversation *out, struct error *err);
-    /* Newest first; only conversations with seq < before_seq when before_seq > 0. */
+    /* Newest first; only conversations with seq < before_seq when before_seq > 0. At most
+     * `limit` (<= 0: no limit). */
     int (*conversation_list)(struct store *s, int64_t account_id,
                              const struct conversation_filter *f, int64_t before_seq, int limit,
                              struct conversation **out, size_t *n, struct error *err);
@@ -151,8 +154,8 @@ struct store_ops {
                                struct error *err);
 
     /* Events of a conversation as JSON texts, ids in [start_id, end_id] (end_id < 0: no end),
-     * ascending or, with reverse, descending; at most `limit`. *out is an array of *n owned
-     * strings; free with event_list_free. */
+     * ascending or, with reverse, descending; at most `limit` (<= 0: no limit). *out is an
+     * array of *n owned strings; free with event_list_free. */
     int (*event_list)(struct store *s, const char *conversation_id, int64_t start_id,
                       int64_t end_id, bool reverse, int limit, char ***out, size_t *n,
                       struct error *err);

@@ -1,0 +1,1104 @@
+/*
+ * store/sqlite: the SQLite back end of store.h. Owns the connection pool, the
+ * per-connection cache of prepared statements, the transactions that keep the business
+ * rules (concurrency limit, idempotency) atomic, and applying the migrations embedded
+ * from src/store/migrations/sqlite.
+ *
+ * Concurrency: a connection is used by one thread at a time (opened NOMUTEX, handed out
+ * from a mutex-protected free list that grows on demand up to POOL_MAX). Reads run in
+ * autocommit mode and never block on writers (WAL). Writers of this process queue on
+ * `write_mu` before they ask SQLite for the write lock, so they wait on a mutex instead of
+ * polling in SQLite's busy handler; other processes are kept out by SQLite's own lock
+ * (BEGIN IMMEDIATE) and busy_timeout. Every check-then-write runs inside BEGIN IMMEDIATE,
+ * so no two writers, in any process, can both pass the check.
+ */
+#include "store/store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
+#include "util/embedded.h"
+#include "util/timeutil.h"
+
+#define POOL_MAX        16
+#define BUSY_TIMEOUT_MS 5000
+
+/* The columns read_conversation() expects, in order. */
+#define CONV_COLS                                                                                  \
+    "id, account_id, seq, title, status, agent_state, \"trigger\", selected_repository, "          \
+    "selected_branch, git_provider, conversation_instructions, runtime_status, branch, error, "    \
+    "pull_requests, metrics, created_at, updated_at"
+#define KEY_COLS     "id, account_id, name, created_at, last_used_at, expires_at"
+#define ACCOUNT_COLS "id, name, is_admin, max_concurrent, created_at"
+#define ACTIVE_IN    "('" CONV_STARTING "', '" CONV_RUNNING "')"
+
+/* Every statement this back end runs; prepared lazily per connection and kept. */
+enum stmt_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_MIG_HAS,
+    ST_MIG_RECORD,
+    ST_MIG_MAX,
+    ST_ACCOUNT_INSERT,
+    ST_ACCOUNT_BY_NAME,
+    ST_ACCOUNT_LIST,
+    ST_ACCOUNT_COUNT,
+    ST_KEY_INSERT,
+    ST_KEY_AUTH,
+    ST_KEY_TOUCH,
+    ST_KEY_GET,
+    ST_KEY_LIST,
+    ST_KEY_REVOKE,
+    ST_IDEM_PURGE,
+    ST_IDEM_GET,
+    ST_IDEM_INSERT,
+    ST_CONV_COUNT_ACTIVE,
+    ST_CONV_INSERT,
+    ST_CONV_GET,
+    ST_CONV_LIST,
+    ST_CONV_SET_TITLE,
+    ST_CONV_STATUS,
+    ST_CONV_SET_STATUS,
+    ST_CONV_DELETE,
+    ST_EVENT_INSERT,
+    ST_EVENT_LIST_ASC,
+    ST_EVENT_LIST_DESC,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_MIG_HAS] = "SELECT 1 FROM schema_migrations WHERE version = ?1",
+    [ST_MIG_RECORD] = "INSERT INTO schema_migrations(version, name, applied_at) VALUES(?1, ?2, ?3)",
+    [ST_MIG_MAX] = "SELECT COALESCE(max(version), 0) FROM schema_migrations",
+    [ST_ACCOUNT_INSERT] = "INSERT INTO accounts(name, is_admin, max_concurrent, created_at) "
+                          "VALUES(?1, ?2, ?3, ?4)",
+    [ST_ACCOUNT_BY_NAME] = "SELECT " ACCOUNT_COLS " FROM accounts WHERE name = ?1",
+    [ST_ACCOUNT_LIST] = "SELECT " ACCOUNT_COLS " FROM accounts ORDER BY id",
+    [ST_ACCOUNT_COUNT] = "SELECT count(*) FROM accounts",
+    [ST_KEY_INSERT] = "INSERT INTO api_keys(account_id, name, key_hash, created_at, expires_at) "
+                      "VALUES(?1, COALESCE(?2, ''), ?3, ?4, ?5)",
+    [ST_KEY_AUTH] = "SELECT k.id, k.account_id, k.name, k.created_at, k.last_used_at, "
+                    "k.expires_at, k.key_hash, a.id, a.name, a.is_admin, a.max_concurrent, "
+                    "a.created_at FROM api_keys k JOIN accounts a ON a.id = k.account_id "
+                    "WHERE k.key_hash = ?1 AND k.revoked_at IS NULL",
+    [ST_KEY_TOUCH] = "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1 "
+                     "AND (last_used_at IS NULL OR last_used_at < ?3)",
+    [ST_KEY_GET] = "SELECT " KEY_COLS " FROM api_keys "
+                   "WHERE id = ?1 AND account_id = ?2 AND revoked_at IS NULL",
+    [ST_KEY_LIST] = "SELECT " KEY_COLS " FROM api_keys "
+                    "WHERE account_id = ?1 AND revoked_at IS NULL ORDER BY id",
+    [ST_KEY_REVOKE] = "UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND revoked_at IS NULL "
+                      "AND (?2 = 0 OR account_id = ?2)",
+    [ST_IDEM_PURGE] = "DELETE FROM idempotency_keys WHERE account_id = ?1 AND created_at < ?2",
+    [ST_IDEM_GET] = "SELECT response FROM idempotency_keys WHERE account_id = ?1 AND key = ?2",
+    [ST_IDEM_INSERT] = "INSERT INTO idempotency_keys(account_id, key, response, created_at) "
+                       "VALUES(?1, ?2, ?3, ?4)",
+    [ST_CONV_COUNT_ACTIVE] = "SELECT count(*) FROM conversations "
+                             "WHERE account_id = ?1 AND status IN " ACTIVE_IN,
+    [ST_CONV_INSERT] =
+        "INSERT INTO conversations(id, account_id, title, status, agent_state, \"trigger\", "
+        "selected_repository, selected_branch, git_provider, conversation_instructions, "
+        "runtime_status, branch, error, pull_requests, metrics, created_at, updated_at, "
+        "next_event_id, queued_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+        "?13, COALESCE(?14, '[]'), COALESCE(?15, '{}'), ?16, ?17, ?18, ?19)",
+    [ST_CONV_GET] = "SELECT " CONV_COLS " FROM conversations WHERE id = ?1 AND account_id = ?2",
+    /* seq < ?2 (not "?2 <= 0 OR ...") keeps the (account_id, seq) index range usable. */
+    [ST_CONV_LIST] = "SELECT " CONV_COLS " FROM conversations "
+                     "WHERE account_id = ?1 AND seq < ?2 "
+                     "AND (?3 IS NULL OR selected_repository = ?3) "
+                     "AND (?4 IS NULL OR \"trigger\" = ?4) AND (?5 IS NULL OR status = ?5) "
+                     "ORDER BY seq DESC LIMIT ?6",
+    [ST_CONV_SET_TITLE] = "UPDATE conversations SET title = ?3, updated_at = ?4 "
+                          "WHERE id = ?1 AND account_id = ?2",
+    [ST_CONV_STATUS] = "SELECT status FROM conversations WHERE id = ?1 AND account_id = ?2",
+    /* A conversation that is already queued keeps its place in the queue; one that is no
+     * longer active lets go of its runner. A NULL agent_state leaves it unchanged. */
+    [ST_CONV_SET_STATUS] =
+        "UPDATE conversations SET status = ?3, agent_state = COALESCE(?4, agent_state), "
+        "updated_at = ?5, "
+        "queued_at = CASE WHEN ?3 = '" CONV_STARTING "' THEN COALESCE(queued_at, ?5) END, "
+        "runner = CASE WHEN ?3 IN " ACTIVE_IN " THEN runner END, "
+        "lease_until = CASE WHEN ?3 IN " ACTIVE_IN " THEN lease_until END "
+        "WHERE id = ?1 AND account_id = ?2",
+    [ST_CONV_DELETE] = "DELETE FROM conversations WHERE id = ?1 AND account_id = ?2",
+    [ST_EVENT_INSERT] = "INSERT INTO events(conversation_id, id, body) VALUES(?1, ?2, ?3)",
+    [ST_EVENT_LIST_ASC] = "SELECT body FROM events WHERE conversation_id = ?1 "
+                          "AND id BETWEEN ?2 AND ?3 ORDER BY id ASC LIMIT ?4",
+    [ST_EVENT_LIST_DESC] = "SELECT body FROM events WHERE conversation_id = ?1 "
+                           "AND id BETWEEN ?2 AND ?3 ORDER BY id DESC LIMIT ?4",
+};
+
+struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[ST_COUNT];
+    struct conn *next; /* free list */
+    int rc;            /* the SQLite result code of the last failure (extended) */
+    bool broken;       /* left in an unknown state: close instead of reusing */
+};
+
+struct sqlite_store {
+    struct store base;
+    char *path;
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cv;
+    struct conn *free_list;
+    int nconns; /* open or being opened, in use or free */
+    pthread_mutex_t write_mu;
+};
+
+/* Turns a failed SQLite call into an error record. Must run before anything else touches
+ * the connection so sqlite3_errmsg() still describes this failure. The message is SQLite's
+ * own (it names tables and columns, never bound values). */
+static int db_error(struct conn *cn, int rc, struct error *err)
+{
+    cn->rc = rc;
+    int primary = rc & 0xff;
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+        if (err) err->retry_after = 1;
+        return error_set(err, ERR_UNAVAILABLE, "database is busy, try again");
+    }
+    return error_set(err, ERR_INTERNAL, "database error: %s", sqlite3_errmsg(cn->db));
+}
+
+/* Ends the use of a cached statement: back to the start, bindings (which point into the
+ * caller's memory) dropped. Any error sqlite3_reset repeats was handled at its step. */
+static void q_done(sqlite3_stmt *q)
+{
+    (void)sqlite3_reset(q);
+    (void)sqlite3_clear_bindings(q);
+}
+
+/* Binds parameters ?1..?n described by `fmt`: 't' const char * (NULL binds NULL), 'l'
+ * int64_t, 'z' int64_t where 0 binds NULL ("not set"), 'i' int. Text is bound without a
+ * copy: it must live until q_done(). */
+static int q_vbind(sqlite3_stmt *q, const char *fmt, va_list ap)
+{
+    int rc = SQLITE_OK;
+    for (int i = 0; fmt[i] && rc == SQLITE_OK; i++) {
+        int idx = i + 1;
+        switch (fmt[i]) {
+        case 't': {
+            const char *v = va_arg(ap, const char *);
+            rc = v ? sqlite3_bind_text(q, idx, v, -1, SQLITE_STATIC) : sqlite3_bind_null(q, idx);
+            break;
+        }
+        case 'l':
+            rc = sqlite3_bind_int64(q, idx, va_arg(ap, int64_t));
+            break;
+        case 'z': {
+            int64_t v = va_arg(ap, int64_t);
+            rc = v ? sqlite3_bind_int64(q, idx, v) : sqlite3_bind_null(q, idx);
+            break;
+        }
+        case 'i':
+            rc = sqlite3_bind_int(q, idx, va_arg(ap, int));
+            break;
+        default:
+            abort(); /* a typo in a format string of this file */
+        }
+    }
+    return rc;
+}
+
+/* Gets statement `id` of this connection (preparing it on first use) with its parameters
+ * bound per `fmt` (see q_vbind). On success the caller steps it and ends with q_done(). */
+static int q_vprep(struct conn *cn, enum stmt_id id, sqlite3_stmt **out, struct error *err,
+                   const char *fmt, va_list ap)
+{
+    *out = NULL;
+    if (!cn->stmt[id]) {
+        int rc = sqlite3_prepare_v3(cn->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &cn->stmt[id], NULL);
+        if (rc != SQLITE_OK) {
+            cn->stmt[id] = NULL;
+            return db_error(cn, rc, err);
+        }
+    }
+    sqlite3_stmt *q = cn->stmt[id];
+    int rc = q_vbind(q, fmt, ap);
+    if (rc != SQLITE_OK) {
+        int code = db_error(cn, rc, err);
+        q_done(q);
+        return code;
+    }
+    *out = q;
+    return 0;
+}
+
+static int q_prep(struct conn *cn, enum stmt_id id, sqlite3_stmt **out, struct error *err,
+                  const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = q_vprep(cn, id, out, err, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Steps once: *row tells whether a row is there. Does not reset; the caller ends with
+ * q_done() whatever happens. */
+static int q_step(struct conn *cn, sqlite3_stmt *q, bool *row, struct error *err)
+{
+    int rc = sqlite3_step(q);
+    *row = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) return 0;
+    return db_error(cn, rc, err);
+}
+
+/* Runs a statement that returns no rows (any it does return are skipped). */
+static int q_exec(struct conn *cn, struct error *err, enum stmt_id id, const char *fmt, ...)
+{
+    sqlite3_stmt *q;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = q_vprep(cn, id, &q, err, fmt, ap);
+    va_end(ap);
+    if (rc) return rc;
+    bool row = true;
+    while (!rc && row) rc = q_step(cn, q, &row, err);
+    q_done(q);
+    return rc;
+}
+
+/* Runs a query whose first row's first column is an integer (a count); 0 without a row. */
+static int q_int64(struct conn *cn, struct error *err, int64_t *v, enum stmt_id id, const char *fmt,
+                   ...)
+{
+    sqlite3_stmt *q;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = q_vprep(cn, id, &q, err, fmt, ap);
+    va_end(ap);
+    *v = 0;
+    if (rc) return rc;
+    bool row;
+    rc = q_step(cn, q, &row, err);
+    if (!rc && row) *v = sqlite3_column_int64(q, 0);
+    q_done(q);
+    return rc;
+}
+
+/* A text column as an owned string; NULL for SQL NULL. SQLite running out of memory aborts,
+ * like every other allocation failure in cloudhands. */
+static char *col_str(sqlite3_stmt *q, int col)
+{
+    const unsigned char *t = sqlite3_column_text(q, col);
+    if (!t) {
+        if (sqlite3_column_type(q, col) != SQLITE_NULL) {
+            fprintf(stderr, "cloudhands: out of memory reading a database column\n");
+            abort();
+        }
+        return NULL;
+    }
+    return xstrdup((const char *)t);
+}
+
+/* Readers of the *_COLS column lists, starting at column `col`. */
+static void read_account(sqlite3_stmt *q, int col, struct account *a)
+{
+    a->id = sqlite3_column_int64(q, col);
+    a->name = col_str(q, col + 1);
+    a->is_admin = sqlite3_column_int(q, col + 2) != 0;
+    a->max_concurrent = sqlite3_column_int(q, col + 3);
+    a->created_at = sqlite3_column_int64(q, col + 4);
+}
+
+static void read_key(sqlite3_stmt *q, int col, struct api_key *k)
+{
+    k->id = sqlite3_column_int64(q, col);
+    k->account_id = sqlite3_column_int64(q, col + 1);
+    k->name = col_str(q, col + 2);
+    k->created_at = sqlite3_column_int64(q, col + 3);
+    k->last_used_at = sqlite3_column_int64(q, col + 4);
+    k->expires_at = sqlite3_column_int64(q, col + 5);
+}
+
+static void read_conversation(sqlite3_stmt *q, struct conversation *c)
+{
+    const unsigned char *id = sqlite3_column_text(q, 0);
+    snprintf(c->id, sizeof(c->id), "%s", id ? (const char *)id : "");
+    c->account_id = sqlite3_column_int64(q, 1);
+    c->seq = sqlite3_column_int64(q, 2);
+    c->title = col_str(q, 3);
+    c->status = col_str(q, 4);
+    c->agent_state = col_str(q, 5);
+    c->trigger = col_str(q, 6);
+    c->selected_repository = col_str(q, 7);
+    c->selected_branch = col_str(q, 8);
+    c->git_provider = col_str(q, 9);
+    c->conversation_instructions = col_str(q, 10);
+    c->runtime_status = col_str(q, 11);
+    c->branch = col_str(q, 12);
+    c->error = col_str(q, 13);
+    c->pull_requests = col_str(q, 14);
+    c->metrics = col_str(q, 15);
+    c->created_at = sqlite3_column_int64(q, 16);
+    c->updated_at = sqlite3_column_int64(q, 17);
+}
+
+/* Grows a result array of `size`-byte elements so it holds at least len + 1. */
+static void *grow(void *v, size_t len, size_t *cap, size_t size)
+{
+    if (len < *cap) return v;
+    *cap = *cap ? *cap * 2 : 8;
+    return xrealloc(v, *cap * size);
+}
+
+/* ---- connections ---- */
+
+static void conn_close(struct conn *cn)
+{
+    /* finalize() repeats the statement's last error, already handled when it happened;
+     * close_v2 cannot fail once every statement is finalized. */
+    for (int i = 0; i < ST_COUNT; i++)
+        if (cn->stmt[i]) (void)sqlite3_finalize(cn->stmt[i]);
+    (void)sqlite3_close_v2(cn->db);
+    free(cn);
+}
+
+/* Opens and configures one connection. busy_timeout comes first so that even switching to
+ * WAL waits for a concurrent opener instead of failing. */
+static int conn_open(const char *path, struct conn **out, struct error *err)
+{
+    struct conn *cn = xcalloc(1, sizeof(*cn));
+    *out = NULL;
+    int rc = sqlite3_open_v2(
+        path, &cn->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        error_set(err, ERR_INTERNAL, "cannot open database %s: %s", path,
+                  cn->db ? sqlite3_errmsg(cn->db) : sqlite3_errstr(rc));
+        conn_close(cn);
+        return ERR_INTERNAL;
+    }
+    rc = sqlite3_extended_result_codes(cn->db, 1);
+    if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(cn->db, BUSY_TIMEOUT_MS);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(cn->db,
+                          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                          "PRAGMA foreign_keys=ON;",
+                          NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        int code = db_error(cn, rc, err);
+        conn_close(cn);
+        return code;
+    }
+    *out = cn;
+    return 0;
+}
+
+/* Takes a free connection, opens a new one while the pool is below POOL_MAX, or waits for
+ * one to be given back. */
+static int conn_get(struct sqlite_store *s, struct conn **out, struct error *err)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    while (!s->free_list && s->nconns >= POOL_MAX) pthread_cond_wait(&s->pool_cv, &s->pool_mu);
+    if (s->free_list) {
+        *out = s->free_list;
+        s->free_list = (*out)->next;
+        pthread_mutex_unlock(&s->pool_mu);
+        return 0;
+    }
+    s->nconns++; /* reserve the slot; open outside the lock */
+    pthread_mutex_unlock(&s->pool_mu);
+    int rc = conn_open(s->path, out, err);
+    if (rc) {
+        pthread_mutex_lock(&s->pool_mu);
+        s->nconns--;
+        pthread_cond_signal(&s->pool_cv);
+        pthread_mutex_unlock(&s->pool_mu);
+    }
+    return rc;
+}
+
+/* Gives a connection back. One left inside a transaction (a bug) is rolled back; one that
+ * cannot be trusted any more is closed instead. */
+static void conn_put(struct sqlite_store *s, struct conn *cn)
+{
+    if (!cn->broken && !sqlite3_get_autocommit(cn->db) &&
+        sqlite3_exec(cn->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+        cn->broken = true;
+    pthread_mutex_lock(&s->pool_mu);
+    if (cn->broken) {
+        s->nconns--;
+    } else {
+        cn->next = s->free_list;
+        s->free_list = cn;
+    }
+    pthread_cond_signal(&s->pool_cv);
+    pthread_mutex_unlock(&s->pool_mu);
+    if (cn->broken) conn_close(cn);
+}
+
+/* ---- transactions ---- */
+
+/* Starts a write transaction: first this process's writer queue, then SQLite's write lock.
+ * Ends with tx_commit() or tx_rollback(), which release both. */
+static int tx_begin(struct sqlite_store *s, struct conn *cn, struct error *err)
+{
+    pthread_mutex_lock(&s->write_mu);
+    int rc = q_exec(cn, err, ST_BEGIN, "");
+    if (rc) pthread_mutex_unlock(&s->write_mu);
+    return rc;
+}
+
+static void tx_rollback(struct sqlite_store *s, struct conn *cn)
+{
+    if (!sqlite3_get_autocommit(cn->db) && q_exec(cn, NULL, ST_ROLLBACK, "")) cn->broken = true;
+    pthread_mutex_unlock(&s->write_mu);
+}
+
+static int tx_commit(struct sqlite_store *s, struct conn *cn, struct error *err)
+{
+    int rc = q_exec(cn, err, ST_COMMIT, "");
+    if (rc) {
+        tx_rollback(s, cn);
+        return rc;
+    }
+    pthread_mutex_unlock(&s->write_mu);
+    return 0;
+}
+
+/* Finishes a transaction: commit when everything went well, else roll back. */
+static int tx_end(struct sqlite_store *s, struct conn *cn, int rc, struct error *err)
+{
+    if (rc) {
+        tx_rollback(s, cn);
+        return rc;
+    }
+    return tx_commit(s, cn, err);
+}
+
+/* A single-statement write: no transaction needed, but it queues with the other writers. */
+static int write_one(struct sqlite_store *s, struct conn *cn, struct error *err, enum stmt_id id,
+                     const char *fmt, ...)
+{
+    sqlite3_stmt *q;
+    va_list ap;
+    pthread_mutex_lock(&s->write_mu);
+    va_start(ap, fmt);
+    int rc = q_vprep(cn, id, &q, err, fmt, ap);
+    va_end(ap);
+    if (!rc) {
+        bool row = true;
+        while (!rc && row) rc = q_step(cn, q, &row, err);
+        q_done(q);
+    }
+    pthread_mutex_unlock(&s->write_mu);
+    return rc;
+}
+
+static bool is_unique_violation(const struct conn *cn, int rc)
+{
+    return rc && (cn->rc == SQLITE_CONSTRAINT_UNIQUE || cn->rc == SQLITE_CONSTRAINT_PRIMARYKEY);
+}
+
+/* ---- operations ---- */
+
+static void sq_close(struct store *store)
+{
+    struct sqlite_store *s = store->impl;
+    while (s->free_list) {
+        struct conn *cn = s->free_list;
+        s->free_list = cn->next;
+        conn_close(cn);
+    }
+    pthread_mutex_destroy(&s->pool_mu);
+    pthread_cond_destroy(&s->pool_cv);
+    pthread_mutex_destroy(&s->write_mu);
+    free(s->path);
+    free(s);
+}
+
+/* The version of a migration file: its leading number ("001_init.sql" is 1); 0 if none. */
+static int migration_version(const char *name)
+{
+    char *end;
+    long v = strtol(name, &end, 10);
+    if (end == name || *end != '_' || v <= 0 || v > INT32_MAX) return 0;
+    return (int)v;
+}
+
+/* Applies one migration unless it is recorded. The check runs inside the IMMEDIATE
+ * transaction, so of two processes migrating at once, the second sees the first's record. */
+static int migrate_one(struct sqlite_store *s, struct conn *cn, const struct embedded_file *m,
+                       int version, struct error *err)
+{
+    int rc = tx_begin(s, cn, err);
+    if (rc) return rc;
+    int64_t applied;
+    rc = q_int64(cn, err, &applied, ST_MIG_HAS, "i", version);
+    if (!rc && !applied) {
+        int erc = sqlite3_exec(cn->db, (const char *)m->data, NULL, NULL, NULL);
+        if (erc != SQLITE_OK) {
+            rc = db_error(cn, erc, err);
+            if (rc == ERR_INTERNAL)
+                error_set(err, ERR_INTERNAL, "migration %s failed: %s", m->name,
+                          sqlite3_errmsg(cn->db));
+        } else {
+            rc = q_exec(cn, err, ST_MIG_RECORD, "itl", version, m->name, time_now_us());
+        }
+    }
+    return tx_end(s, cn, rc, err);
+}
+
+static int sq_migrate(struct store *store, int *version, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    if (version) *version = 0;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&s->write_mu);
+    int erc = sqlite3_exec(cn->db,
+                           "CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY "
+                           "KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+                           NULL, NULL, NULL);
+    if (erc != SQLITE_OK) rc = db_error(cn, erc, err);
+    pthread_mutex_unlock(&s->write_mu);
+    for (const struct embedded_file *m = sqlite_migrations; !rc && m->name; m++) {
+        int v = migration_version(m->name);
+        if (!v)
+            rc = error_set(err, ERR_INTERNAL, "migration %s has no version number", m->name);
+        else
+            rc = migrate_one(s, cn, m, v, err);
+    }
+    int64_t max = 0;
+    if (!rc) rc = q_int64(cn, err, &max, ST_MIG_MAX, "");
+    if (!rc && version) *version = (int)max;
+    conn_put(s, cn);
+    return rc;
+}
+
+static int sq_account_create(struct store *store, const char *name, bool is_admin,
+                             int max_concurrent, int64_t now, int64_t *id, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = write_one(s, cn, err, ST_ACCOUNT_INSERT, "tizl", name, (int)is_admin,
+                   (int64_t)max_concurrent, now);
+    if (is_unique_violation(cn, rc))
+        rc = error_set(err, ERR_CONFLICT, "account %s already exists", name);
+    else if (!rc && id)
+        *id = sqlite3_last_insert_rowid(cn->db);
+    conn_put(s, cn);
+    return rc;
+}
+
+static int sq_account_get_by_name(struct store *store, const char *name, struct account *out,
+                                  struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    sqlite3_stmt *q;
+    bool row;
+    memset(out, 0, sizeof(*out));
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = q_prep(cn, ST_ACCOUNT_BY_NAME, &q, err, "t", name);
+    if (!rc) {
+        rc = q_step(cn, q, &row, err);
+        if (!rc && row)
+            read_account(q, 0, out);
+        else if (!rc)
+            rc = error_set(err, ERR_NOT_FOUND, "account %s not found", name);
+        q_done(q);
+    }
+    conn_put(s, cn);
+    return rc;
+}
+
+static int sq_account_list(struct store *store, struct account **out, size_t *n, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    sqlite3_stmt *q;
+    struct account *v = NULL;
+    size_t len = 0, cap = 0;
+    *out = NULL;
+    *n = 0;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = q_prep(cn, ST_ACCOUNT_LIST, &q, err, "");
+    if (!rc) {
+        bool row = true;
+        while (!(rc = q_step(cn, q, &row, err)) && row) {
+            v = grow(v, len, &cap, sizeof(*v));
+            read_account(q, 0, &v[len++]);
+        }
+        q_done(q);
+    }
+    conn_put(s, cn);
+    if (rc) {
+        account_list_free(v, len);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+static int sq_account_count(struct store *store, int64_t *n, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    *n = 0;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = q_int64(cn, err, n, ST_ACCOUNT_COUNT, "");
+    conn_put(s, cn);
+    return rc;
+}
+
+static int sq_key_create(struct store *store, int64_t account_id, const char *name,
+                         const char *hash_hex, int64_t created_at, int64_t expires_at, int64_t *id,
+                         struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = write_one(s, cn, err, ST_KEY_INSERT, "lttlz", account_id, name, hash_hex, created_at,
+                   expires_at);
+    if (is_unique_violation(cn, rc))
+        rc = error_set(err, ERR_CONFLICT, "an API key with this hash already exists");
+    else if (rc && cn->rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+        rc = error_set(err, ERR_NOT_FOUND, "account not found");
+    else if (!rc && id)
+        *id = sqlite3_last_insert_rowid(cn->db);
+    conn_put(s, cn);
+    return rc;
+}
+
+/* The hot path of every request: one indexed read. The write-back of last_used_at happens
+ * only when the stored time is older than touch_before, and is best effort: a database too
+ * busy to take it does not fail an otherwise valid authentication. */
+static int sq_key_authenticate(struct store *store, const char *hash_hex, int64_t now,
+                               int64_t touch_before, struct api_key *key, struct account *acct,
+                               char stored_hash[65], struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    sqlite3_stmt *q;
+    bool row = false;
+    memset(key, 0, sizeof(*key));
+    memset(acct, 0, sizeof(*acct));
+    stored_hash[0] = '\0';
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = q_prep(cn, ST_KEY_AUTH, &q, err, "t", hash_hex);
+    if (!rc) {
+        rc = q_step(cn, q, &row, err);
+        if (!rc && row) {
+            read_key(q, 0, key);
+            const unsigned char *h = sqlite3_column_text(q, 6);
+            snprintf(stored_hash, 65, "%s", h ? (const char *)h : "");
+            read_account(q, 7, acct);
+        }
+        q_done(q); /* ends the read before the write below */
+    }
+    if (!rc && !row) rc = error_set(err, ERR_UNAUTHORIZED, "invalid API key");
+    if (!rc && (key->last_used_at == 0 || key->last_used_at < touch_before)) {
+        struct error touch_err = {0};
+        int trc = write_one(s, cn, &touch_err, ST_KEY_TOUCH, "lll", key->id, now, touch_before);
+        if (!trc && sqlite3_changes(cn->db) > 0) key->last_used_at = now;
+        if (trc && trc != ERR_UNAVAILABLE) {
+            rc = trc;
+            if (err) {
+                error_clear(err);
+                *err = touch_err;
+            }
+        }
+    }
+    conn_put(s, cn);
+    if (rc) {
+        api_key_free(key);
+        account_free(acct);
+        stored_hash[0] = '\0';
+    }
+    return rc;
+}
+
+static int sq_key_get(struct store *store, int64_t account_id, int64_t id, struct api_key *out,
+                      struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    sqlite3_stmt *q;
+    bool row;
+    memset(out, 0, sizeof(*out));
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = q_prep(cn, ST_KEY_GET, &q, err, "ll", id, account_id);
+    if (!rc) {
+        rc = q_step(cn, q, &row, err);
+        if (!rc && row)
+            read_key(q, 0, out);
+        else if (!rc)
+            rc = error_set(err, ERR_NOT_FOUND, "API key not found");
+        q_done(q);
+    }
+    conn_put(s, cn);
+    return rc;
+}
+
+static int sq_key_list(struct store *store, int64_t account_id, struct api_key **out, size_t *n,
+                       struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    sqlite3_stmt *q;
+    struct api_key *v = NULL;
+    size_t len = 0, cap = 0;
+    *out = NULL;
+    *n = 0;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = q_prep(cn, ST_KEY_LIST, &q, err, "l", account_id);
+    if (!rc) {
+        bool row = true;
+        while (!(rc = q_step(cn, q, &row, err)) && row) {
+            v = grow(v, len, &cap, sizeof(*v));
+            read_key(q, 0, &v[len++]);
+        }
+        q_done(q);
+    }
+    conn_put(s, cn);
+    if (rc) {
+        api_key_list_free(v, len);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+static int sq_key_revoke(struct store *store, int64_t account_id, int64_t id, int64_t now,
+                         struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = write_one(s, cn, err, ST_KEY_REVOKE, "lll", id, account_id, now);
+    if (!rc && sqlite3_changes(cn->db) == 0)
+        rc = error_set(err, ERR_NOT_FOUND, "API key not found");
+    conn_put(s, cn);
+    return rc;
+}
+
+/* Counts the account's active (STARTING/RUNNING) conversations and fails with ERR_LIMIT
+ * when there are `limit` or more. Runs inside the caller's IMMEDIATE transaction. */
+static int check_limit(struct conn *cn, int64_t account_id, int limit, int *current,
+                       struct error *err)
+{
+    int64_t count;
+    int rc = q_int64(cn, err, &count, ST_CONV_COUNT_ACTIVE, "l", account_id);
+    if (rc || count < limit) return rc;
+    if (current) *current = (int)count;
+    return error_set(err, ERR_LIMIT, "You have %lld conversations running; the limit is %d",
+                     (long long)count, limit);
+}
+
+/* The body of conversation_create, inside its transaction. Returns with res->replayed set
+ * (and nothing written) when the idempotency key is fresh. */
+static int create_in_tx(struct conn *cn, const struct conversation *c,
+                        const struct conversation_create_opts *opts,
+                        struct conversation_create_result *res, struct error *err)
+{
+    int rc;
+    const char *key = opts->idempotency_key;
+    if (key) {
+        /* Expired keys of this account go first, so what is found is fresh. */
+        rc = q_exec(cn, err, ST_IDEM_PURGE, "ll", c->account_id, opts->idempotency_since);
+        if (rc) return rc;
+        sqlite3_stmt *q;
+        bool row;
+        rc = q_prep(cn, ST_IDEM_GET, &q, err, "lt", c->account_id, key);
+        if (rc) return rc;
+        rc = q_step(cn, q, &row, err);
+        if (!rc && row) {
+            res->replayed = true;
+            res->response = col_str(q, 0);
+        }
+        q_done(q);
+        if (rc || res->replayed) return rc;
+    }
+    if (opts->limit > 0 && (rc = check_limit(cn, c->account_id, opts->limit, &res->current, err)))
+        return rc;
+
+    const char *status = c->status ? c->status : CONV_STARTING;
+    bool queued = strcmp(status, CONV_STARTING) == 0;
+    int64_t updated_at = c->updated_at ? c->updated_at : c->created_at;
+    int64_t next_event_id = opts->first_event ? 1 : 0;
+    rc = q_exec(cn, err, ST_CONV_INSERT,
+                "tl"
+                "ttttttttttttt"
+                "lllz",
+                c->id, c->account_id, c->title, status, c->agent_state, c->trigger,
+                c->selected_repository, c->selected_branch, c->git_provider,
+                c->conversation_instructions, c->runtime_status, c->branch, c->error,
+                c->pull_requests, c->metrics, c->created_at, updated_at, next_event_id,
+                queued ? c->created_at : (int64_t)0);
+    if (is_unique_violation(cn, rc))
+        return error_set(err, ERR_CONFLICT, "conversation %s already exists", c->id);
+    if (rc && cn->rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+        return error_set(err, ERR_NOT_FOUND, "account not found");
+    if (!rc && opts->first_event)
+        rc = q_exec(cn, err, ST_EVENT_INSERT, "tlt", c->id, (int64_t)0, opts->first_event);
+    if (!rc && key)
+        rc = q_exec(cn, err, ST_IDEM_INSERT, "lttl", c->account_id, key, opts->response,
+                    c->created_at);
+    return rc;
+}
+
+static int sq_conversation_create(struct store *store, const struct conversation *c,
+                                  const struct conversation_create_opts *opts,
+                                  struct conversation_create_result *res, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conversation_create_result ignored;
+    struct conn *cn;
+    if (!res) res = &ignored;
+    memset(res, 0, sizeof(*res));
+    if (opts->idempotency_key && !opts->response)
+        return error_set(err, ERR_INTERNAL, "an idempotency key needs a response to remember");
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = tx_begin(s, cn, err);
+    if (!rc) rc = tx_end(s, cn, create_in_tx(cn, c, opts, res, err), err);
+    conn_put(s, cn);
+    if (rc && res->replayed) { /* the commit failed after the lookup */
+        free(res->response);
+        res->response = NULL;
+        res->replayed = false;
+    }
+    if (rc && rc != ERR_LIMIT) res->current = 0;
+    if (res == &ignored) free(ignored.response);
+    return rc;
+}
+
+static int sq_conversation_get(struct store *store, int64_t account_id, const char *id,
+                               struct conversation *out, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    sqlite3_stmt *q;
+    bool row;
+    memset(out, 0, sizeof(*out));
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = q_prep(cn, ST_CONV_GET, &q, err, "tl", id, account_id);
+    if (!rc) {
+        rc = q_step(cn, q, &row, err);
+        if (!rc && row)
+            read_conversation(q, out);
+        else if (!rc)
+            rc = error_set(err, ERR_NOT_FOUND, "conversation not found");
+        q_done(q);
+    }
+    conn_put(s, cn);
+    return rc;
+}
+
+static int sq_conversation_list(struct store *store, int64_t account_id,
+                                const struct conversation_filter *f, int64_t before_seq, int limit,
+                                struct conversation **out, size_t *n, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    static const struct conversation_filter any = {0};
+    struct conn *cn;
+    sqlite3_stmt *q;
+    struct conversation *v = NULL;
+    size_t len = 0, cap = 0;
+    *out = NULL;
+    *n = 0;
+    if (!f) f = &any;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = q_prep(cn, ST_CONV_LIST, &q, err, "llttti", account_id,
+                before_seq > 0 ? before_seq : INT64_MAX, f->selected_repository, f->trigger,
+                f->status, limit > 0 ? limit : -1);
+    if (!rc) {
+        bool row = true;
+        while (!(rc = q_step(cn, q, &row, err)) && row) {
+            v = grow(v, len, &cap, sizeof(*v));
+            read_conversation(q, &v[len++]);
+        }
+        q_done(q);
+    }
+    conn_put(s, cn);
+    if (rc) {
+        conversation_list_free(v, len);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+static int sq_conversation_set_title(struct store *store, int64_t account_id, const char *id,
+                                     const char *title, int64_t now, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = write_one(s, cn, err, ST_CONV_SET_TITLE, "tltl", id, account_id, title, now);
+    if (!rc && sqlite3_changes(cn->db) == 0)
+        rc = error_set(err, ERR_NOT_FOUND, "conversation not found");
+    conn_put(s, cn);
+    return rc;
+}
+
+/* The body of conversation_set_status, inside its transaction. */
+static int set_status_in_tx(struct conn *cn, int64_t account_id, const char *id, const char *status,
+                            const char *agent_state, int limit, int64_t now, int *current,
+                            struct error *err)
+{
+    sqlite3_stmt *q;
+    bool row;
+    char *old = NULL;
+    int rc = q_prep(cn, ST_CONV_STATUS, &q, err, "tl", id, account_id);
+    if (rc) return rc;
+    rc = q_step(cn, q, &row, err);
+    if (!rc && row) old = col_str(q, 0);
+    q_done(q);
+    if (!rc && !row) rc = error_set(err, ERR_NOT_FOUND, "conversation not found");
+    if (!rc && limit > 0 && conversation_status_is_active(status) &&
+        !conversation_status_is_active(old))
+        rc = check_limit(cn, account_id, limit, current, err);
+    free(old);
+    if (rc) return rc;
+    return q_exec(cn, err, ST_CONV_SET_STATUS, "tlttl", id, account_id, status, agent_state, now);
+}
+
+static int sq_conversation_set_status(struct store *store, int64_t account_id, const char *id,
+                                      const char *status, const char *agent_state, int limit,
+                                      int64_t now, int *current, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    if (current) *current = 0;
+    if (!status) return error_set(err, ERR_INTERNAL, "conversation_set_status without a status");
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = tx_begin(s, cn, err);
+    if (!rc)
+        rc = tx_end(
+            s, cn,
+            set_status_in_tx(cn, account_id, id, status, agent_state, limit, now, current, err),
+            err);
+    conn_put(s, cn);
+    if (rc && rc != ERR_LIMIT && current) *current = 0;
+    return rc;
+}
+
+/* Deletes the conversation; its events go with it (ON DELETE CASCADE). */
+static int sq_conversation_delete(struct store *store, int64_t account_id, const char *id,
+                                  struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = write_one(s, cn, err, ST_CONV_DELETE, "tl", id, account_id);
+    if (!rc && sqlite3_changes(cn->db) == 0)
+        rc = error_set(err, ERR_NOT_FOUND, "conversation not found");
+    conn_put(s, cn);
+    return rc;
+}
+
+static int sq_event_list(struct store *store, const char *conversation_id, int64_t start_id,
+                         int64_t end_id, bool reverse, int limit, char ***out, size_t *n,
+                         struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    sqlite3_stmt *q;
+    char **v = NULL;
+    size_t len = 0, cap = 0;
+    *out = NULL;
+    *n = 0;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = q_prep(cn, reverse ? ST_EVENT_LIST_DESC : ST_EVENT_LIST_ASC, &q, err, "tlli",
+                conversation_id, start_id, end_id < 0 ? INT64_MAX : end_id, limit > 0 ? limit : -1);
+    if (!rc) {
+        bool row = true;
+        while (!(rc = q_step(cn, q, &row, err)) && row) {
+            v = grow(v, len, &cap, sizeof(*v));
+            v[len++] = col_str(q, 0);
+        }
+        q_done(q);
+    }
+    conn_put(s, cn);
+    if (rc) {
+        event_list_free(v, len);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+static const struct store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .migrate = sq_migrate,
+    .account_create = sq_account_create,
+    .account_get_by_name = sq_account_get_by_name,
+    .account_list = sq_account_list,
+    .account_count = sq_account_count,
+    .key_create = sq_key_create,
+    .key_authenticate = sq_key_authenticate,
+    .key_get = sq_key_get,
+    .key_list = sq_key_list,
+    .key_revoke = sq_key_revoke,
+    .conversation_create = sq_conversation_create,
+    .conversation_get = sq_conversation_get,
+    .conversation_list = sq_conversation_list,
+    .conversation_set_title = sq_conversation_set_title,
+    .conversation_set_status = sq_conversation_set_status,
+    .conversation_delete = sq_conversation_delete,
+    .event_list = sq_event_list,
+};
+
+/* Opens the database at `path` (created if missing) and one first connection, so a bad path
+ * fails here rather than on the first request. Does not migrate. */
+int store_sqlite_open(const char *path, struct store **out, struct error *err)
+{
+    *out = NULL;
+    if (!sqlite3_threadsafe())
+        return error_set(err, ERR_INTERNAL, "the SQLite library was built without threads");
+    if (strcmp(path, ":memory:") == 0)
+        return error_set(err, ERR_INTERNAL,
+                         "an in-memory SQLite database cannot be shared; give a file path");
+    struct sqlite_store *s = xcalloc(1, sizeof(*s));
+    s->base.ops = &sqlite_ops;
+    s->base.impl = s;
+    s->path = xstrdup(path);
+    pthread_mutex_init(&s->pool_mu, NULL);
+    pthread_cond_init(&s->pool_cv, NULL);
+    pthread_mutex_init(&s->write_mu, NULL);
+    struct conn *cn;
+    int rc = conn_get(s, &cn, err);
+    if (rc) {
+        sq_close(&s->base);
+        return rc;
+    }
+    conn_put(s, cn);
+    *out = &s->base;
+    return 0;
+}

@@ -1,0 +1,940 @@
+/*
+ * test_store: the contract of store.h, checked through `struct store` only, so the same
+ * suite runs against every back end. The database is the URL in CLOUDHANDS_TEST_DB when set
+ * (it may be shared: every name and id made here is unique to the run), else a fresh SQLite
+ * file in a temporary directory. The one exception is a fixture that seeds extra events
+ * with raw SQL, since store.h has no operation that appends events yet; it runs only when
+ * the database is a SQLite file.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "util/timeutil.h"
+
+static char tmpdir[64]; /* our own SQLite directory; empty when using CLOUDHANDS_TEST_DB */
+static char db_url[PATH_MAX + 16]; /* what store_open gets */
+static char sqlite_path[PATH_MAX]; /* the SQLite file behind db_url; empty for other back ends */
+static char run_tag[40];           /* makes names unique to this run */
+static unsigned long long run_nonce;
+static atomic_uint id_counter;
+
+/* ---- helpers ---- */
+
+/* A conversation id (32 lowercase hex) no other run or test uses. */
+static void new_conv_id(char id[33])
+{
+    snprintf(id, 33, "%016llx%016x", run_nonce, atomic_fetch_add(&id_counter, 1) + 1);
+}
+
+/* A 64-hex key hash unique to this run. */
+static void new_hash(char hash[65])
+{
+    snprintf(hash, 65, "%016llx%016x%032x", run_nonce, atomic_fetch_add(&id_counter, 1) + 1, 0);
+}
+
+static int64_t new_account(struct store *s, const char *what, bool admin, int max)
+{
+    char name[128];
+    snprintf(name, sizeof(name), "%s%s", run_tag, what);
+    int64_t id = 0;
+    struct error err = {0};
+    int rc = s->ops->account_create(s, name, admin, max, time_now_us(), &id, &err);
+    if (rc) fail_msg("account_create %s: %s", name, err.message);
+    assert_true(id > 0);
+    return id;
+}
+
+/* The fields of a conversation the tests make; everything else stays NULL. */
+struct conv_spec {
+    const char *repo;
+    const char *trigger;
+    const char *key; /* idempotency key */
+    const char *response;
+    int64_t since;
+    int64_t created_at;
+    int limit;
+};
+
+/* Calls conversation_create with a fresh id (returned in id) and a first event naming it. */
+static int create_conv(struct store *s, int64_t acct, const struct conv_spec *spec, char id[33],
+                       struct conversation_create_result *res, struct error *err)
+{
+    struct conversation c = {0};
+    char event[128];
+    new_conv_id(c.id);
+    memcpy(id, c.id, 33);
+    c.account_id = acct;
+    c.title = "a title";
+    c.status = CONV_STARTING;
+    c.agent_state = "loading";
+    c.trigger = (char *)(spec->trigger ? spec->trigger : "openhands_api");
+    c.selected_repository = (char *)spec->repo;
+    c.selected_branch = spec->repo ? "main" : NULL;
+    c.git_provider = spec->repo ? "github" : NULL;
+    c.created_at = spec->created_at ? spec->created_at : time_now_us();
+    c.updated_at = c.created_at;
+    snprintf(event, sizeof(event), "{\"id\":0,\"conversation\":\"%s\"}", c.id);
+    struct conversation_create_opts opts = {
+        .limit = spec->limit ? spec->limit : 100,
+        .first_event = event,
+        .idempotency_key = spec->key,
+        .response = spec->response,
+        .idempotency_since = spec->since,
+    };
+    memset(res, 0, sizeof(*res));
+    return s->ops->conversation_create(s, &c, &opts, res, err);
+}
+
+/* Creates a conversation that must succeed. */
+static void must_create(struct store *s, int64_t acct, const struct conv_spec *spec, char id[33])
+{
+    struct conversation_create_result res;
+    struct error err = {0};
+    int rc = create_conv(s, acct, spec, id, &res, &err);
+    if (rc) fail_msg("conversation_create: %s", err.message);
+    assert_false(res.replayed);
+    assert_null(res.response);
+}
+
+static void assert_status(struct store *s, int64_t acct, const char *id, const char *status,
+                          const char *agent_state)
+{
+    struct conversation c;
+    struct error err = {0};
+    assert_int_equal(s->ops->conversation_get(s, acct, id, &c, &err), 0);
+    assert_string_equal(c.status, status);
+    if (agent_state) assert_string_equal(c.agent_state, agent_state);
+    conversation_free(&c);
+}
+
+static size_t count_events(struct store *s, const char *conv)
+{
+    char **ev;
+    size_t n;
+    struct error err = {0};
+    assert_int_equal(s->ops->event_list(s, conv, 0, -1, false, 1000, &ev, &n, &err), 0);
+    event_list_free(ev, n);
+    return n;
+}
+
+static void remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[PATH_MAX + 300];
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static int group_setup(void **state)
+{
+    const char *env = getenv("CLOUDHANDS_TEST_DB");
+    run_nonce = (unsigned long long)time_now_us() ^ ((unsigned long long)getpid() << 40);
+    snprintf(run_tag, sizeof(run_tag), "t%llx-", run_nonce);
+    if (env && *env) {
+        snprintf(db_url, sizeof(db_url), "%s", env);
+        const char *p = env;
+        if (strncmp(p, "postgres", 8) != 0) {
+            if (strncmp(p, "sqlite:", 7) == 0) p += 7;
+            if (strncmp(p, "//", 2) == 0) p += 2;
+            snprintf(sqlite_path, sizeof(sqlite_path), "%s", p);
+        }
+    } else {
+        snprintf(tmpdir, sizeof(tmpdir), "/tmp/ch-store-test-XXXXXX");
+        if (!mkdtemp(tmpdir)) return -1;
+        snprintf(sqlite_path, sizeof(sqlite_path), "%s/store.db", tmpdir);
+        snprintf(db_url, sizeof(db_url), "sqlite:%s", sqlite_path);
+    }
+    struct store *s;
+    struct error err = {0};
+    int version = 0;
+    if (store_open(db_url, &s, &err) || s->ops->migrate(s, &version, &err)) {
+        fprintf(stderr, "cannot open the test database: %s\n", err.message);
+        return -1;
+    }
+    *state = s;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    store_close(*state);
+    if (tmpdir[0]) remove_tree(tmpdir);
+    return 0;
+}
+
+/* ---- migrations ---- */
+
+struct migrate_job {
+    struct store *s;
+    int rc;
+    int version;
+};
+
+static void *migrate_thread(void *arg)
+{
+    struct migrate_job *j = arg;
+    struct error err = {0};
+    j->rc = j->s->ops->migrate(j->s, &j->version, &err);
+    return NULL;
+}
+
+static void test_migrate_twice(void **state)
+{
+    struct store *s = *state;
+    struct error err = {0};
+    int v1 = -1, v2 = -1;
+    assert_int_equal(s->ops->migrate(s, &v1, &err), 0);
+    assert_int_equal(s->ops->migrate(s, &v2, &err), 0);
+    assert_true(v1 >= 1);
+    assert_int_equal(v1, v2);
+
+    /* Two stores (as two processes would) migrating a fresh database at the same time. */
+    if (!tmpdir[0]) return;
+    char url[PATH_MAX + 16];
+    snprintf(url, sizeof(url), "sqlite:%s/race.db", tmpdir);
+    struct migrate_job jobs[2] = {{0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) assert_int_equal(store_open(url, &jobs[i].s, &err), 0);
+    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, migrate_thread, &jobs[i]);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(jobs[i].rc, 0);
+        assert_int_equal(jobs[i].version, v1);
+    }
+    int64_t n = -1;
+    assert_int_equal(jobs[0].s->ops->account_count(jobs[0].s, &n, &err), 0);
+    assert_int_equal(n, 0);
+    for (int i = 0; i < 2; i++) store_close(jobs[i].s);
+}
+
+/* ---- accounts ---- */
+
+static void test_accounts(void **state)
+{
+    struct store *s = *state;
+    struct error err = {0};
+    int64_t before = -1, after = -1;
+    assert_int_equal(s->ops->account_count(s, &before, &err), 0);
+
+    char name_a[128], name_b[128];
+    snprintf(name_a, sizeof(name_a), "%salice", run_tag);
+    snprintf(name_b, sizeof(name_b), "%sbob", run_tag);
+    int64_t t = time_now_us();
+    int64_t a = 0, b = 0, dup = 0;
+    assert_int_equal(s->ops->account_create(s, name_a, true, 3, t, &a, &err), 0);
+    assert_int_equal(s->ops->account_create(s, name_b, false, 0, t + 1, &b, &err), 0);
+    assert_true(a > 0);
+    assert_true(b > a);
+
+    assert_int_equal(s->ops->account_create(s, name_a, false, 0, t, &dup, &err), ERR_CONFLICT);
+    assert_int_equal(err.code, ERR_CONFLICT);
+    assert_non_null(strstr(err.message, name_a));
+
+    struct account acc;
+    assert_int_equal(s->ops->account_get_by_name(s, name_a, &acc, &err), 0);
+    assert_int_equal(acc.id, a);
+    assert_string_equal(acc.name, name_a);
+    assert_true(acc.is_admin);
+    assert_int_equal(acc.max_concurrent, 3);
+    assert_int_equal(acc.created_at, t);
+    account_free(&acc);
+    assert_int_equal(s->ops->account_get_by_name(s, name_b, &acc, &err), 0);
+    assert_int_equal(acc.id, b);
+    assert_false(acc.is_admin);
+    assert_int_equal(acc.max_concurrent, 0);
+    assert_int_equal(acc.created_at, t + 1);
+    account_free(&acc);
+
+    char missing[128];
+    snprintf(missing, sizeof(missing), "%snobody", run_tag);
+    assert_int_equal(s->ops->account_get_by_name(s, missing, &acc, &err), ERR_NOT_FOUND);
+
+    assert_int_equal(s->ops->account_count(s, &after, &err), 0);
+    assert_int_equal(after, before + 2);
+
+    struct account *list;
+    size_t n;
+    assert_int_equal(s->ops->account_list(s, &list, &n, &err), 0);
+    assert_int_equal(n, after);
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0) assert_true(list[i].id > list[i - 1].id);
+        if (list[i].id == a) {
+            assert_string_equal(list[i].name, name_a);
+            assert_true(list[i].is_admin);
+            assert_int_equal(list[i].max_concurrent, 3);
+            found++;
+        }
+        if (list[i].id == b) {
+            assert_string_equal(list[i].name, name_b);
+            assert_false(list[i].is_admin);
+            found++;
+        }
+    }
+    assert_int_equal(found, 2);
+    account_list_free(list, n);
+}
+
+/* ---- API keys ---- */
+
+static void test_keys(void **state)
+{
+    struct store *s = *state;
+    struct error err = {0};
+    int64_t a = new_account(s, "keys-a", true, 0);
+    int64_t b = new_account(s, "keys-b", false, 0);
+    char h1[65], h2[65], unknown[65];
+    new_hash(h1);
+    new_hash(h2);
+    new_hash(unknown);
+    int64_t t = time_now_us();
+    int64_t k1 = 0, k2 = 0, kdup = 0;
+    assert_int_equal(s->ops->key_create(s, a, "laptop", h1, t, 0, &k1, &err), 0);
+    assert_int_equal(s->ops->key_create(s, a, "ci", h2, t + 1, t + 1000000, &k2, &err), 0);
+    assert_true(k1 > 0);
+    assert_true(k2 > k1);
+    assert_int_equal(s->ops->key_create(s, b, "again", h1, t, 0, &kdup, &err), ERR_CONFLICT);
+
+    /* Never used: the first authentication touches it. */
+    struct api_key key;
+    struct account acct;
+    char stored[65];
+    assert_int_equal(s->ops->key_authenticate(s, h1, t + 10, t + 5, &key, &acct, stored, &err), 0);
+    assert_int_equal(key.id, k1);
+    assert_int_equal(key.account_id, a);
+    assert_string_equal(key.name, "laptop");
+    assert_int_equal(key.created_at, t);
+    assert_int_equal(key.expires_at, 0);
+    assert_int_equal(key.last_used_at, t + 10);
+    assert_int_equal(acct.id, a);
+    assert_true(acct.is_admin);
+    assert_non_null(strstr(acct.name, "keys-a"));
+    assert_string_equal(stored, h1);
+    api_key_free(&key);
+    account_free(&acct);
+
+    /* Used at t+10, which is not older than touch_before t+5: no write. */
+    assert_int_equal(s->ops->key_authenticate(s, h1, t + 20, t + 5, &key, &acct, stored, &err), 0);
+    assert_int_equal(key.last_used_at, t + 10);
+    api_key_free(&key);
+    account_free(&acct);
+    assert_int_equal(s->ops->key_get(s, a, k1, &key, &err), 0);
+    assert_int_equal(key.last_used_at, t + 10);
+    api_key_free(&key);
+
+    /* Older than touch_before t+15: touched, and the write is persisted. */
+    assert_int_equal(s->ops->key_authenticate(s, h1, t + 30, t + 15, &key, &acct, stored, &err), 0);
+    assert_int_equal(key.last_used_at, t + 30);
+    api_key_free(&key);
+    account_free(&acct);
+    assert_int_equal(s->ops->key_get(s, a, k1, &key, &err), 0);
+    assert_int_equal(key.id, k1);
+    assert_string_equal(key.name, "laptop");
+    assert_int_equal(key.last_used_at, t + 30);
+    api_key_free(&key);
+
+    assert_int_equal(s->ops->key_authenticate(s, unknown, t, t, &key, &acct, stored, &err),
+                     ERR_UNAUTHORIZED);
+    assert_int_equal(s->ops->key_get(s, b, k1, &key, &err), ERR_NOT_FOUND);
+    assert_int_equal(s->ops->key_get(s, a, k2 + 1000000, &key, &err), ERR_NOT_FOUND);
+
+    struct api_key *list;
+    size_t n;
+    assert_int_equal(s->ops->key_list(s, a, &list, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(list[0].id, k1);
+    assert_int_equal(list[1].id, k2);
+    assert_string_equal(list[1].name, "ci");
+    assert_int_equal(list[1].expires_at, t + 1000000);
+    assert_int_equal(list[1].last_used_at, 0);
+    api_key_list_free(list, n);
+    assert_int_equal(s->ops->key_list(s, b, &list, &n, &err), 0);
+    assert_int_equal(n, 0);
+    api_key_list_free(list, n);
+
+    /* Revoking: only the owner (or account 0, the operator), only once. */
+    assert_int_equal(s->ops->key_revoke(s, b, k1, t + 40, &err), ERR_NOT_FOUND);
+    assert_int_equal(s->ops->key_revoke(s, a, k1, t + 40, &err), 0);
+    assert_int_equal(s->ops->key_revoke(s, a, k1, t + 41, &err), ERR_NOT_FOUND);
+    assert_int_equal(s->ops->key_authenticate(s, h1, t + 50, t + 50, &key, &acct, stored, &err),
+                     ERR_UNAUTHORIZED);
+    assert_int_equal(s->ops->key_get(s, a, k1, &key, &err), ERR_NOT_FOUND);
+    assert_int_equal(s->ops->key_list(s, a, &list, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(list[0].id, k2);
+    api_key_list_free(list, n);
+
+    assert_int_equal(s->ops->key_authenticate(s, h2, t + 50, t + 50, &key, &acct, stored, &err), 0);
+    assert_int_equal(key.id, k2);
+    assert_int_equal(key.expires_at, t + 1000000);
+    api_key_free(&key);
+    account_free(&acct);
+    assert_int_equal(s->ops->key_revoke(s, 0, k2, t + 60, &err), 0);
+    assert_int_equal(s->ops->key_authenticate(s, h2, t + 70, t + 70, &key, &acct, stored, &err),
+                     ERR_UNAUTHORIZED);
+    assert_int_equal(s->ops->key_list(s, a, &list, &n, &err), 0);
+    assert_int_equal(n, 0);
+    api_key_list_free(list, n);
+}
+
+/* ---- conversations ---- */
+
+static void test_conversation_create_and_limit(void **state)
+{
+    struct store *s = *state;
+    struct error err = {0};
+    struct conversation_create_result res;
+    int64_t a = new_account(s, "limit", false, 2);
+    char c1[33], c2[33], c3[33], c4[33];
+    int64_t t = time_now_us();
+    struct conv_spec spec = {.repo = "octo/repo", .trigger = "gui", .limit = 2, .created_at = t};
+    must_create(s, a, &spec, c1);
+    spec.repo = NULL;
+    spec.trigger = NULL;
+    spec.created_at = t + 1;
+    must_create(s, a, &spec, c2);
+
+    struct conversation c;
+    assert_int_equal(s->ops->conversation_get(s, a, c1, &c, &err), 0);
+    assert_string_equal(c.id, c1);
+    assert_int_equal(c.account_id, a);
+    assert_true(c.seq > 0);
+    assert_string_equal(c.title, "a title");
+    assert_string_equal(c.status, CONV_STARTING);
+    assert_string_equal(c.agent_state, "loading");
+    assert_string_equal(c.trigger, "gui");
+    assert_string_equal(c.selected_repository, "octo/repo");
+    assert_string_equal(c.selected_branch, "main");
+    assert_string_equal(c.git_provider, "github");
+    assert_null(c.conversation_instructions);
+    assert_null(c.error);
+    assert_string_equal(c.pull_requests, "[]");
+    assert_string_equal(c.metrics, "{}");
+    assert_int_equal(c.created_at, t);
+    assert_int_equal(c.updated_at, t);
+    conversation_free(&c);
+
+    char **ev;
+    size_t n;
+    char want[128];
+    snprintf(want, sizeof(want), "{\"id\":0,\"conversation\":\"%s\"}", c1);
+    assert_int_equal(s->ops->event_list(s, c1, 0, -1, false, 10, &ev, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(ev[0], want);
+    event_list_free(ev, n);
+
+    /* Two active of two: the third is refused and nothing is written. */
+    assert_int_equal(create_conv(s, a, &spec, c3, &res, &err), ERR_LIMIT);
+    assert_int_equal(err.code, ERR_LIMIT);
+    assert_int_equal(res.current, 2);
+    assert_false(res.replayed);
+    assert_non_null(strstr(err.message, "limit is 2"));
+    assert_int_equal(s->ops->conversation_get(s, a, c3, &c, &err), ERR_NOT_FOUND);
+    assert_int_equal(count_events(s, c3), 0);
+
+    /* Stopping one frees a slot. */
+    int current = -1;
+    int64_t t2 = t + 100;
+    assert_int_equal(
+        s->ops->conversation_set_status(s, a, c1, CONV_STOPPED, "stopped", 2, t2, &current, &err),
+        0);
+    assert_status(s, a, c1, CONV_STOPPED, "stopped");
+    must_create(s, a, &spec, c3);
+
+    /* Restarting the stopped one would make three: refused, unchanged. */
+    current = -1;
+    assert_int_equal(s->ops->conversation_set_status(s, a, c1, CONV_STARTING, "loading", 2, t2 + 1,
+                                                     &current, &err),
+                     ERR_LIMIT);
+    assert_int_equal(current, 2);
+    assert_non_null(strstr(err.message, "limit is 2"));
+    assert_status(s, a, c1, CONV_STOPPED, "stopped");
+
+    /* STARTING -> RUNNING is not a new active conversation: no check. */
+    assert_int_equal(s->ops->conversation_set_status(s, a, c2, CONV_RUNNING, "running", 2, t2 + 2,
+                                                     &current, &err),
+                     0);
+    assert_int_equal(s->ops->conversation_get(s, a, c2, &c, &err), 0);
+    assert_string_equal(c.status, CONV_RUNNING);
+    assert_string_equal(c.agent_state, "running");
+    assert_int_equal(c.updated_at, t2 + 2);
+    assert_int_equal(c.created_at, t + 1);
+    conversation_free(&c);
+
+    /* Archive one, then the restart fits. */
+    assert_int_equal(s->ops->conversation_set_status(s, a, c3, CONV_ARCHIVED, "stopped", 2, t2 + 3,
+                                                     &current, &err),
+                     0);
+    assert_int_equal(s->ops->conversation_set_status(s, a, c1, CONV_STARTING, "loading", 2, t2 + 4,
+                                                     &current, &err),
+                     0);
+    assert_status(s, a, c1, CONV_STARTING, "loading");
+    assert_status(s, a, c3, CONV_ARCHIVED, "stopped");
+
+    /* limit 0: no check at all (the operator's override). */
+    assert_int_equal(s->ops->conversation_set_status(s, a, c3, CONV_STARTING, "loading", 0, t2 + 5,
+                                                     &current, &err),
+                     0);
+    assert_status(s, a, c3, CONV_STARTING, "loading");
+    /* Now three are active, so a create with limit 3 is refused with current 3. */
+    spec.limit = 3;
+    assert_int_equal(create_conv(s, a, &spec, c4, &res, &err), ERR_LIMIT);
+    assert_int_equal(res.current, 3);
+
+    /* ERROR is not active either. */
+    assert_int_equal(
+        s->ops->conversation_set_status(s, a, c3, CONV_ERROR, "error", 3, t2 + 6, &current, &err),
+        0);
+    must_create(s, a, &spec, c4);
+
+    /* Not found: an unknown id, or another account's conversation. */
+    int64_t b = new_account(s, "limit-other", false, 0);
+    char nobody[33];
+    new_conv_id(nobody);
+    assert_int_equal(s->ops->conversation_set_status(s, a, nobody, CONV_STOPPED, "stopped", 0, t2,
+                                                     &current, &err),
+                     ERR_NOT_FOUND);
+    assert_int_equal(
+        s->ops->conversation_set_status(s, b, c1, CONV_STOPPED, "stopped", 0, t2, &current, &err),
+        ERR_NOT_FOUND);
+    assert_status(s, a, c1, CONV_STARTING, "loading");
+}
+
+static void test_idempotency(void **state)
+{
+    struct store *s = *state;
+    struct error err = {0};
+    struct conversation_create_result res;
+    struct conversation c;
+    int64_t a = new_account(s, "idem-a", false, 0);
+    int64_t b = new_account(s, "idem-b", false, 0);
+    int64_t t = time_now_us();
+    char c1[33], c2[33], c3[33], c4[33], c5[33], c6[33];
+
+    struct conv_spec spec = {.key = "key-1",
+                             .response = "{\"id\":\"first\"}",
+                             .since = t - 100,
+                             .created_at = t,
+                             .limit = 1};
+    must_create(s, a, &spec, c1);
+
+    /* The retry within the window replays the first answer, even at the limit. */
+    spec.response = "{\"id\":\"second\"}";
+    spec.since = t - 50;
+    spec.created_at = t + 10;
+    assert_int_equal(create_conv(s, a, &spec, c2, &res, &err), 0);
+    assert_true(res.replayed);
+    assert_string_equal(res.response, "{\"id\":\"first\"}");
+    free(res.response);
+    assert_int_equal(s->ops->conversation_get(s, a, c2, &c, &err), ERR_NOT_FOUND);
+    assert_int_equal(count_events(s, c2), 0);
+
+    /* Keys belong to their account. */
+    must_create(s, b, &spec, c3);
+    assert_int_equal(s->ops->conversation_get(s, b, c3, &c, &err), 0);
+    conversation_free(&c);
+
+    /* A different key is a different request: here it meets the limit. */
+    spec.key = "key-2";
+    assert_int_equal(create_conv(s, a, &spec, c4, &res, &err), ERR_LIMIT);
+    assert_false(res.replayed);
+    assert_int_equal(res.current, 1);
+
+    /* Once the key is older than `since`, it is forgotten: a new conversation is made and
+     * the key now remembers the new answer. */
+    spec.key = "key-1";
+    spec.limit = 5;
+    spec.since = t + 1;
+    spec.created_at = t + 20;
+    spec.response = "{\"id\":\"third\"}";
+    must_create(s, a, &spec, c5);
+    assert_int_equal(s->ops->conversation_get(s, a, c5, &c, &err), 0);
+    assert_int_equal(c.created_at, t + 20);
+    conversation_free(&c);
+    spec.since = t + 15;
+    spec.created_at = t + 30;
+    assert_int_equal(create_conv(s, a, &spec, c6, &res, &err), 0);
+    assert_true(res.replayed);
+    assert_string_equal(res.response, "{\"id\":\"third\"}");
+    free(res.response);
+    assert_int_equal(s->ops->conversation_get(s, a, c6, &c, &err), ERR_NOT_FOUND);
+
+    /* Without a key, nothing is replayed. */
+    spec.key = NULL;
+    spec.response = NULL;
+    must_create(s, a, &spec, c6);
+    assert_int_equal(s->ops->conversation_get(s, a, c6, &c, &err), 0);
+    conversation_free(&c);
+}
+
+static void test_other_account(void **state)
+{
+    struct store *s = *state;
+    struct error err = {0};
+    struct conversation c;
+    int64_t a = new_account(s, "owner", false, 0);
+    int64_t b = new_account(s, "intruder", false, 0);
+    char id[33];
+    struct conv_spec spec = {0};
+    must_create(s, a, &spec, id);
+    int64_t t = time_now_us();
+
+    assert_int_equal(s->ops->conversation_get(s, b, id, &c, &err), ERR_NOT_FOUND);
+    assert_int_equal(err.code, ERR_NOT_FOUND);
+    assert_int_equal(s->ops->conversation_set_title(s, b, id, "mine now", t, &err), ERR_NOT_FOUND);
+    assert_int_equal(s->ops->conversation_delete(s, b, id, &err), ERR_NOT_FOUND);
+    struct conversation *list;
+    size_t n;
+    assert_int_equal(s->ops->conversation_list(s, b, NULL, 0, 100, &list, &n, &err), 0);
+    assert_int_equal(n, 0);
+    conversation_list_free(list, n);
+
+    /* Untouched for its owner. */
+    assert_int_equal(s->ops->conversation_get(s, a, id, &c, &err), 0);
+    assert_string_equal(c.title, "a title");
+    conversation_free(&c);
+    assert_int_equal(count_events(s, id), 1);
+}
+
+/* Lists `acct`'s conversations and checks their ids are exactly `want` (newest first). */
+static void assert_list(struct store *s, int64_t acct, const struct conversation_filter *f,
+                        int64_t before, int limit, const char *const *want, size_t nwant,
+                        int64_t *last_seq)
+{
+    struct conversation *list;
+    size_t n;
+    struct error err = {0};
+    assert_int_equal(s->ops->conversation_list(s, acct, f, before, limit, &list, &n, &err), 0);
+    assert_int_equal(n, nwant);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(list[i].id, want[i]);
+        assert_int_equal(list[i].account_id, acct);
+        assert_true(list[i].seq > 0);
+        if (i > 0) assert_true(list[i].seq < list[i - 1].seq);
+        if (before > 0) assert_true(list[i].seq < before);
+        assert_non_null(list[i].status);
+    }
+    if (last_seq) *last_seq = n ? list[n - 1].seq : 0;
+    conversation_list_free(list, n);
+}
+
+static void test_list_paging_and_filters(void **state)
+{
+    struct store *s = *state;
+    struct error err = {0};
+    int64_t a = new_account(s, "lister", false, 0);
+    char id[5][33];
+    struct conv_spec specs[5] = {
+        {.repo = "octo/a", .trigger = "gui"},           {.repo = "octo/b", .trigger = "gui"},
+        {.repo = "octo/a", .trigger = "openhands_api"}, {.repo = NULL, .trigger = "openhands_api"},
+        {.repo = "octo/a", .trigger = "gui"},
+    };
+    for (int i = 0; i < 5; i++) must_create(s, a, &specs[i], id[i]);
+    int current;
+    assert_int_equal(s->ops->conversation_set_status(s, a, id[1], CONV_STOPPED, "stopped", 0,
+                                                     time_now_us(), &current, &err),
+                     0);
+
+    const char *all[] = {id[4], id[3], id[2], id[1], id[0]};
+    int64_t seq;
+    assert_list(s, a, NULL, 0, 100, all, 5, NULL);
+    struct conversation_filter none = {0};
+    assert_list(s, a, &none, 0, 0, all, 5, NULL); /* limit 0: no limit */
+
+    /* Pages of two, each starting below the last seq of the previous one. */
+    assert_list(s, a, NULL, 0, 2, all, 2, &seq);
+    assert_list(s, a, NULL, seq, 2, all + 2, 2, &seq);
+    assert_list(s, a, NULL, seq, 2, all + 4, 1, &seq);
+    assert_list(s, a, NULL, seq, 2, NULL, 0, NULL);
+
+    struct conversation_filter f = {.selected_repository = "octo/a"};
+    const char *repo_a[] = {id[4], id[2], id[0]};
+    assert_list(s, a, &f, 0, 100, repo_a, 3, NULL);
+    assert_list(s, a, &f, 0, 1, repo_a, 1, &seq);
+    assert_list(s, a, &f, seq, 100, repo_a + 1, 2, NULL);
+
+    struct conversation_filter tf = {.trigger = "openhands_api"};
+    const char *api[] = {id[3], id[2]};
+    assert_list(s, a, &tf, 0, 100, api, 2, NULL);
+
+    struct conversation_filter sf = {.status = CONV_STOPPED};
+    const char *stopped[] = {id[1]};
+    assert_list(s, a, &sf, 0, 100, stopped, 1, NULL);
+    sf.status = CONV_STARTING;
+    const char *starting[] = {id[4], id[3], id[2], id[0]};
+    assert_list(s, a, &sf, 0, 100, starting, 4, NULL);
+
+    struct conversation_filter both = {.selected_repository = "octo/a", .trigger = "gui"};
+    const char *a_gui[] = {id[4], id[0]};
+    assert_list(s, a, &both, 0, 100, a_gui, 2, NULL);
+    both.status = CONV_STOPPED;
+    assert_list(s, a, &both, 0, 100, NULL, 0, NULL);
+    struct conversation_filter nomatch = {.selected_repository = "octo/none"};
+    assert_list(s, a, &nomatch, 0, 100, NULL, 0, NULL);
+}
+
+static void test_set_title(void **state)
+{
+    struct store *s = *state;
+    struct error err = {0};
+    struct conversation c;
+    int64_t a = new_account(s, "titler", false, 0);
+    char id[33], nobody[33];
+    struct conv_spec spec = {.created_at = 1000};
+    must_create(s, a, &spec, id);
+    new_conv_id(nobody);
+    int64_t t = time_now_us();
+    assert_int_equal(s->ops->conversation_set_title(s, a, id, "Fix the parser", t, &err), 0);
+    assert_int_equal(s->ops->conversation_get(s, a, id, &c, &err), 0);
+    assert_string_equal(c.title, "Fix the parser");
+    assert_int_equal(c.updated_at, t);
+    assert_int_equal(c.created_at, 1000);
+    assert_string_equal(c.status, CONV_STARTING);
+    conversation_free(&c);
+    assert_int_equal(s->ops->conversation_set_title(s, a, nobody, "x", t, &err), ERR_NOT_FOUND);
+}
+
+static void test_delete(void **state)
+{
+    struct store *s = *state;
+    struct error err = {0};
+    struct conversation c;
+    int64_t a = new_account(s, "deleter", false, 0);
+    char id[33], keep[33], next[33];
+    struct conv_spec spec = {.limit = 2};
+    must_create(s, a, &spec, keep);
+    must_create(s, a, &spec, id);
+    assert_int_equal(count_events(s, id), 1);
+
+    assert_int_equal(s->ops->conversation_delete(s, a, id, &err), 0);
+    assert_int_equal(s->ops->conversation_get(s, a, id, &c, &err), ERR_NOT_FOUND);
+    assert_int_equal(count_events(s, id), 0);
+    assert_int_equal(s->ops->conversation_delete(s, a, id, &err), ERR_NOT_FOUND);
+    const char *left[] = {keep};
+    assert_list(s, a, NULL, 0, 100, left, 1, NULL);
+    assert_int_equal(count_events(s, keep), 1);
+
+    /* The deleted one no longer counts toward the limit. */
+    must_create(s, a, &spec, next);
+}
+
+/* Appends events 1..n to a conversation with raw SQL (SQLite only; see the file comment). */
+static bool seed_events(const char *conv, int n)
+{
+    if (!sqlite_path[0]) return false;
+    sqlite3 *db;
+    if (sqlite3_open_v2(sqlite_path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        fail_msg("cannot open %s", sqlite_path);
+    }
+    assert_int_equal(sqlite3_busy_timeout(db, 5000), SQLITE_OK);
+    sqlite3_stmt *q;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "INSERT INTO events(conversation_id, id, body) VALUES(?1, ?2, ?3)",
+                           -1, &q, NULL),
+        SQLITE_OK);
+    for (int i = 1; i <= n; i++) {
+        char body[32];
+        snprintf(body, sizeof(body), "{\"id\":%d}", i);
+        assert_int_equal(sqlite3_bind_text(q, 1, conv, -1, SQLITE_STATIC), SQLITE_OK);
+        assert_int_equal(sqlite3_bind_int(q, 2, i), SQLITE_OK);
+        assert_int_equal(sqlite3_bind_text(q, 3, body, -1, SQLITE_TRANSIENT), SQLITE_OK);
+        assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+        assert_int_equal(sqlite3_reset(q), SQLITE_OK);
+    }
+    assert_int_equal(sqlite3_finalize(q), SQLITE_OK);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    return true;
+}
+
+/* Checks event_list returns exactly the events with ids `want` (bodies {"id":N}; event 0 is
+ * the first message). */
+static void assert_events(struct store *s, const char *conv, int64_t start, int64_t end,
+                          bool reverse, int limit, const int *want, size_t nwant)
+{
+    char **ev;
+    size_t n;
+    struct error err = {0};
+    assert_int_equal(s->ops->event_list(s, conv, start, end, reverse, limit, &ev, &n, &err), 0);
+    assert_int_equal(n, nwant);
+    for (size_t i = 0; i < n; i++) {
+        char body[32];
+        if (want[i] == 0) {
+            assert_non_null(strstr(ev[i], "\"id\":0"));
+            continue;
+        }
+        snprintf(body, sizeof(body), "{\"id\":%d}", want[i]);
+        assert_string_equal(ev[i], body);
+    }
+    event_list_free(ev, n);
+}
+
+static void test_event_list(void **state)
+{
+    struct store *s = *state;
+    int64_t a = new_account(s, "events", false, 0);
+    char id[33], nobody[33];
+    struct conv_spec spec = {0};
+    must_create(s, a, &spec, id);
+    new_conv_id(nobody);
+
+    static const int zero[] = {0};
+    assert_events(s, id, 0, -1, false, 10, zero, 1);
+    assert_events(s, id, 0, 0, true, 10, zero, 1);
+    assert_events(s, id, 1, -1, false, 10, NULL, 0);
+    assert_events(s, nobody, 0, -1, false, 10, NULL, 0);
+
+    if (!seed_events(id, 9)) return; /* not SQLite: nothing appends events through store.h */
+    static const int all[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    static const int mid[] = {3, 4, 5, 6};
+    static const int mid_rev[] = {6, 5, 4, 3};
+    static const int from3[] = {3, 4};
+    static const int newest[] = {9, 8, 7};
+    static const int upto[] = {2, 1, 0};
+    assert_events(s, id, 0, -1, false, 100, all, 10);
+    assert_events(s, id, 0, -1, false, 0, all, 10); /* limit 0: no limit */
+    assert_events(s, id, 3, 6, false, 100, mid, 4);
+    assert_events(s, id, 3, 6, true, 100, mid_rev, 4);
+    assert_events(s, id, 3, -1, false, 2, from3, 2);
+    assert_events(s, id, 0, -1, true, 3, newest, 3);
+    assert_events(s, id, 0, 2, true, 100, upto, 3);
+    assert_events(s, id, 6, 6, false, 100, mid + 3, 1);
+    assert_events(s, id, 7, 5, false, 100, NULL, 0);
+    assert_events(s, id, 10, -1, false, 100, NULL, 0);
+
+    /* Deleting the conversation takes every event with it. */
+    struct error err = {0};
+    assert_int_equal(s->ops->conversation_delete(s, a, id, &err), 0);
+    assert_events(s, id, 0, -1, false, 100, NULL, 0);
+}
+
+/* ---- concurrency ---- */
+
+#define RACE_THREADS 8
+#define RACE_CALLS   10
+#define RACE_LIMIT   10
+
+struct race {
+    struct store *stores[2];
+    int nstores;
+    int64_t account;
+    atomic_int ok, limited, other;
+    atomic_int wrong_current;
+    pthread_barrier_t start; /* all threads begin at once, so their transactions overlap */
+};
+
+struct racer {
+    struct race *race;
+    int index;
+};
+
+static void *race_thread(void *arg)
+{
+    struct racer *r = arg;
+    struct store *s = r->race->stores[r->index % r->race->nstores];
+    pthread_barrier_wait(&r->race->start);
+    for (int i = 0; i < RACE_CALLS; i++) {
+        char id[33];
+        struct conversation_create_result res;
+        struct error err = {0};
+        struct conv_spec spec = {.limit = RACE_LIMIT};
+        int rc = create_conv(s, r->race->account, &spec, id, &res, &err);
+        if (rc == 0) {
+            atomic_fetch_add(&r->race->ok, 1);
+        } else if (rc == ERR_LIMIT) {
+            atomic_fetch_add(&r->race->limited, 1);
+            if (res.current != RACE_LIMIT) atomic_fetch_add(&r->race->wrong_current, 1);
+        } else {
+            fprintf(stderr, "race: unexpected %s: %s\n", err_code_name(rc), err.message);
+            atomic_fetch_add(&r->race->other, 1);
+        }
+    }
+    return NULL;
+}
+
+/* 8 threads x 10 creates for one account with limit 10, over `nstores` stores. */
+static void run_race(struct store *s, struct store *second, const char *what)
+{
+    struct race race = {.stores = {s, second}, .nstores = second ? 2 : 1};
+    race.account = new_account(s, what, false, RACE_LIMIT);
+    assert_int_equal(pthread_barrier_init(&race.start, NULL, RACE_THREADS), 0);
+    pthread_t th[RACE_THREADS];
+    struct racer racers[RACE_THREADS];
+    for (int i = 0; i < RACE_THREADS; i++) {
+        racers[i] = (struct racer){&race, i};
+        assert_int_equal(pthread_create(&th[i], NULL, race_thread, &racers[i]), 0);
+    }
+    for (int i = 0; i < RACE_THREADS; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&race.start);
+    assert_int_equal(atomic_load(&race.other), 0);
+    assert_int_equal(atomic_load(&race.ok), RACE_LIMIT);
+    assert_int_equal(atomic_load(&race.limited), RACE_THREADS * RACE_CALLS - RACE_LIMIT);
+    assert_int_equal(atomic_load(&race.wrong_current), 0);
+
+    struct conversation *list;
+    size_t n;
+    struct error err = {0};
+    struct conversation_filter f = {.status = CONV_STARTING};
+    assert_int_equal(s->ops->conversation_list(s, race.account, &f, 0, 1000, &list, &n, &err), 0);
+    assert_int_equal(n, RACE_LIMIT);
+    conversation_list_free(list, n);
+}
+
+static void test_concurrent_create(void **state)
+{
+    run_race(*state, NULL, "race-one-store");
+}
+
+/* Two stores with their own pools stand in for two server processes. */
+static void test_concurrent_create_two_stores(void **state)
+{
+    struct store *second;
+    struct error err = {0};
+    char what[32];
+    assert_int_equal(store_open(db_url, &second, &err), 0);
+    for (int round = 0; round < 5; round++) { /* the interleavings vary: give them chances */
+        snprintf(what, sizeof(what), "race-two-stores-%d", round);
+        run_race(*state, second, what);
+    }
+    store_close(second);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_migrate_twice),
+        cmocka_unit_test(test_accounts),
+        cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_conversation_create_and_limit),
+        cmocka_unit_test(test_idempotency),
+        cmocka_unit_test(test_other_account),
+        cmocka_unit_test(test_list_paging_and_filters),
+        cmocka_unit_test(test_set_title),
+        cmocka_unit_test(test_delete),
+        cmocka_unit_test(test_event_list),
+        cmocka_unit_test(test_concurrent_create),
+        cmocka_unit_test(test_concurrent_create_two_stores),
+    };
+    return cmocka_run_group_tests_name("store", tests, group_setup, group_teardown);
+}
