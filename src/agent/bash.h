@@ -26,17 +26,18 @@
 struct bash_session;
 
 struct bash_options {
-    const char *cwd;          /* where the shell starts, e.g. "/workspace" */
-    char *const *envp;        /* the shell's environment (NULL-terminated) */
-    int no_change_timeout;    /* seconds; 0 = BASH_DEFAULT_NO_CHANGE_TIMEOUT */
-    int hard_timeout;         /* seconds; 0 = BASH_DEFAULT_HARD_TIMEOUT */
+    const char *cwd;       /* where the shell starts, e.g. "/workspace" */
+    char *const *envp;     /* the shell's environment (NULL-terminated) */
+    int no_change_timeout; /* seconds; 0 = BASH_DEFAULT_NO_CHANGE_TIMEOUT */
+    int hard_timeout;      /* seconds; 0 = BASH_DEFAULT_HARD_TIMEOUT */
 };
 
 struct bash_result {
     int exit_code;     /* -1 while the command still runs (timeouts) or when refused */
     char *working_dir; /* the shell's cwd after the call (malloc'd, or NULL) */
     char *command;     /* the command as run (malloc'd) */
-    bool refused;      /* not run: the model reads the text + "\n[Error occurred in processing last action]" */
+    bool refused;      /* not run: the model reads the text + "\n[Error occurred in processing last
+                          action]" */
 };
 
 int bash_start(const struct bash_options *opts, struct bash_session **out, struct error *err);

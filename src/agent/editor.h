@@ -18,11 +18,11 @@
 struct editor;
 
 struct editor_result {
-    bool error;      /* the text is an error the model reads after "ERROR:\n" */
-    char *path;      /* the path the call named (malloc'd, or NULL) */
-    char *old_text;  /* edits: the file before (malloc'd, or NULL) */
-    char *new_text;  /* edits: the file after (malloc'd, or NULL) */
-    char *diff;      /* edits: a unified diff of the change (malloc'd, or NULL) */
+    bool error;     /* the text is an error the model reads after "ERROR:\n" */
+    char *path;     /* the path the call named (malloc'd, or NULL) */
+    char *old_text; /* edits: the file before (malloc'd, or NULL) */
+    char *new_text; /* edits: the file after (malloc'd, or NULL) */
+    char *diff;     /* edits: a unified diff of the change (malloc'd, or NULL) */
 };
 
 struct editor *editor_new(const char *workspace);

@@ -8,6 +8,7 @@
 
 bool account_name_valid(const char *name)
 {
+    if (!name) return false;
     size_t n = strlen(name);
     if (n == 0 || n > ACCOUNT_NAME_MAX || name[0] == '-') return false;
     for (; *name; name++)

@@ -105,16 +105,21 @@ void conversation_title_from_message(const char *msg, const char *id, struct buf
         return;
     }
     const char *end = msg;
-    size_t chars = 0;
+    size_t chars = 0, space_chars = 0;
     const char *last_space = NULL;
     while (*end && *end != '\n' && *end != '\r' && chars < max_chars) {
-        if (*end == ' ') last_space = end;
+        if (*end == ' ') {
+            last_space = end;
+            space_chars = chars;
+        }
         end++;
         while (((unsigned char)*end & 0xC0) == 0x80) end++; /* whole UTF-8 sequences */
         chars++;
     }
     bool cut = *end && *end != '\n' && *end != '\r';
-    if (cut && last_space && last_space > msg + max_chars / 2) end = last_space;
+    /* Cut at the last word boundary unless that loses more than half the title; a cut that
+     * falls right before a space already ends on a whole word. */
+    if (cut && *end != ' ' && last_space && space_chars > max_chars / 2) end = last_space;
     while (end > msg && isspace((unsigned char)end[-1])) end--;
     buf_add(out, msg, (size_t)(end - msg));
     if (cut) buf_adds(out, "\xe2\x80\xa6"); /* U+2026 HORIZONTAL ELLIPSIS */

@@ -1,6 +1,7 @@
 /* paging: page_id tokens; see paging.h. */
 #include "core/paging.h"
 
+#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,9 +30,10 @@ bool paging_decode(const char *token, int64_t *seq)
     const char *digits = (const char *)raw + strlen(TOKEN_TAG);
     for (const char *p = digits; *p; p++)
         if (*p < '0' || *p > '9') return false;
-    if (strlen(digits) > 18) return false;
+    if (!*digits || strlen(digits) > 19) return false;
+    errno = 0;
     long long v = strtoll(digits, NULL, 10);
-    if (v <= 0) return false;
+    if (errno || v <= 0) return false;
     *seq = v;
     return true;
 }

@@ -86,6 +86,9 @@ void response_error(struct http_response *res, const struct error *e)
         body = json_pack("{s:o}", "detail", validation_detail(e));
     else
         body = json_pack("{s:s}", "detail", msg);
+    if (!body) /* a message that is not valid UTF-8 (it quoted the input): say less */
+        body = json_pack("{s:s}", e->code == ERR_UNAUTHORIZED ? "error" : "detail",
+                         err_code_name(e->code));
     if (e->retry_after > 0) res->retry_after = e->retry_after;
     response_json(res, status, body);
 }

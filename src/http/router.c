@@ -38,19 +38,33 @@ static bool match_path(const char *pattern, char *path, const char *params[HTTP_
     return true;
 }
 
+/* Whether `method` is already in the comma-separated `list`. */
+static bool method_listed(const char *list, const char *method)
+{
+    size_t len = strlen(method);
+    for (const char *p = list; (p = strstr(p, method)); p += len)
+        if ((p == list || p[-1] == ' ') && (p[len] == ',' || p[len] == '\0')) return true;
+    return false;
+}
+
 const struct route *router_match(const struct route *table, struct http_request *req,
                                  bool *path_matched, struct buf *allow)
 {
     *path_matched = false;
     for (const struct route *r = table; r->method; r++) {
         if (!match_path(r->pattern, req->path_copy, req->params)) continue;
-        if (strcmp(r->method, req->method) == 0) return r;
+        /* HEAD is GET without the body; libmicrohttpd drops the body itself. */
+        if (strcmp(r->method, req->method) == 0 ||
+            (strcmp(req->method, "HEAD") == 0 && strcmp(r->method, "GET") == 0))
+            return r;
         /* Same path, other method: remember it for 405's Allow header. The match
          * terminated captures in place; restore the copy before trying further rows. */
         strcpy(req->path_copy, req->path);
         *path_matched = true;
-        if (allow->len) buf_adds(allow, ", ");
-        buf_adds(allow, r->method);
+        if (!method_listed(allow->data, r->method)) {
+            if (allow->len) buf_adds(allow, ", ");
+            buf_adds(allow, r->method);
+        }
     }
     return NULL;
 }

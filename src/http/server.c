@@ -82,6 +82,18 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
     return ok;
 }
 
+/* Iterator over query arguments: records in *cls (a struct error) the first name or value
+ * with an embedded NUL, which would otherwise silently cut the value short. */
+static enum MHD_Result query_has_nul(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     size_t key_size, const char *value, size_t value_size)
+{
+    if (strlen(key) == key_size && (!value || strlen(value) == value_size)) return MHD_YES;
+    char field[64];
+    snprintf(field, sizeof(field), "query.%s", key);
+    error_invalid(cls, field, "string_type", "Query parameters must not contain NUL bytes");
+    return MHD_NO;
+}
+
 /* Routes, authenticates and runs the handler; always leaves a response in `res`. */
 static void dispatch(struct http_request *req, struct http_response *res)
 {
@@ -93,6 +105,8 @@ static void dispatch(struct http_request *req, struct http_response *res)
         rc = error_set(&err, ERR_TOO_LARGE, "Request body is larger than %d bytes", HTTP_MAX_BODY);
         goto out;
     }
+    MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, query_has_nul, &err);
+    if ((rc = err.code)) goto out;
     req->route = router_match(api_routes, req, &path_matched, &req->allow);
     if (!req->route) {
         rc = path_matched ? error_set(&err, ERR_METHOD, "Method Not Allowed")

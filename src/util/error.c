@@ -16,12 +16,24 @@ int error_set(struct error *e, enum err_code code, const char *fmt, ...)
     return code;
 }
 
+/* Drops a UTF-8 sequence that snprintf cut in half at the end of `s`. */
+static void utf8_truncate(char *s)
+{
+    size_t n = strlen(s), i = n;
+    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) i--;
+    if (i == 0) return;
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (n - (i - 1) < need) s[i - 1] = '\0';
+}
+
 int error_invalid(struct error *e, const char *field, const char *kind, const char *fmt, ...)
 {
     if (!e) return ERR_INVALID;
     va_list ap;
     e->code = ERR_INVALID;
     snprintf(e->field, sizeof(e->field), "%s", field);
+    utf8_truncate(e->field);
     snprintf(e->kind, sizeof(e->kind), "%s", kind);
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof(e->message), fmt, ap);

@@ -11,7 +11,7 @@ int json_parse_object(const char *data, size_t len, json_t **out, struct error *
     *out = NULL;
     if (len == 0)
         return error_set(err, ERR_BAD_REQUEST, "Request body is empty: send a JSON object");
-    json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!v) {
         if (json_error_code(&jerr) == json_error_invalid_utf8)
             return error_set(err, ERR_BAD_REQUEST, "Request body is not valid UTF-8");
