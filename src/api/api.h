@@ -30,8 +30,8 @@ int api_key_list(struct http_request *req, struct http_response *res, struct err
 int api_key_current(struct http_request *req, struct http_response *res, struct error *err);
 int api_key_delete(struct http_request *req, struct http_response *res, struct error *err);
 
-/* Renders a stored conversation as OpenHands' ConversationInfo (plus what goes beyond it). */
-json_t *conversation_to_json(const struct conversation *c);
+/* Appends a stored conversation as OpenHands' ConversationInfo (plus what goes beyond it). */
+void conversation_write_json(struct buf *b, const struct conversation *c);
 /* Parses an integer query parameter within [min, max]; absent → *out = dflt. ERR_INVALID
  * naming "query.<name>" otherwise. */
 int query_int(struct http_request *req, const char *name, long long dflt, long long min,

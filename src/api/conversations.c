@@ -43,58 +43,69 @@ int query_int(struct http_request *req, const char *name, long long dflt, long l
     return 0;
 }
 
-/* metrics as stored, with every counter present. */
-static json_t *metrics_json(const char *text)
+#define DEFAULT_METRICS                                                                            \
+    "{\"llm_calls\":0,\"prompt_tokens\":0,\"completion_tokens\":0,\"cost_usd\":0.0}"
+
+/* pr_number: the numbers of pull_requests (a JSON array text the runner wrote). */
+static void write_pr_numbers(struct buf *b, const char *pull_requests)
 {
-    json_t *m = json_loads(text ? text : "{}", 0, NULL);
-    if (!json_is_object(m)) {
-        json_decref(m);
-        m = json_object();
+    buf_addch(b, '[');
+    if (pull_requests && strcmp(pull_requests, "[]") != 0) {
+        json_t *prs = json_loads(pull_requests, 0, NULL);
+        size_t i, n = 0;
+        json_t *pr;
+        json_array_foreach(prs, i, pr)
+        {
+            json_t *num = json_object_get(pr, "number");
+            if (json_is_integer(num))
+                buf_addf(b, "%s%lld", n++ ? "," : "", (long long)json_integer_value(num));
+        }
+        json_decref(prs);
     }
-    const char *ints[] = {"llm_calls", "prompt_tokens", "completion_tokens"};
-    for (size_t i = 0; i < 3; i++)
-        if (!json_object_get(m, ints[i])) json_object_set_new(m, ints[i], json_integer(0));
-    if (!json_object_get(m, "cost_usd")) json_object_set_new(m, "cost_usd", json_real(0));
-    return m;
+    buf_addch(b, ']');
 }
 
-json_t *conversation_to_json(const struct conversation *c)
+/* Writes straight into the buffer rather than through a jansson tree: this is the hot read
+ * path (bench/). pull_requests and metrics are JSON texts the server itself stored. */
+void conversation_write_json(struct buf *b, const struct conversation *c)
 {
-    json_t *prs = json_loads(c->pull_requests ? c->pull_requests : "[]", 0, NULL);
-    if (!json_is_array(prs)) {
-        json_decref(prs);
-        prs = json_array();
-    }
-    json_t *numbers = json_array();
-    size_t i;
-    json_t *pr;
-    json_array_foreach(prs, i, pr)
-    {
-        json_t *n = json_object_get(pr, "number");
-        if (json_is_integer(n)) json_array_append(numbers, n);
-    }
-    json_t *v = json_object();
-    json_object_set_new(v, "conversation_id", json_string(c->id));
-    json_object_set_new(v, "title", json_string(c->title));
-    json_object_set_new(v, "created_at", json_time_or_null(c->created_at));
-    json_object_set_new(v, "last_updated_at", json_time_or_null(c->updated_at));
-    json_object_set_new(v, "status", json_string(c->status));
-    json_object_set_new(v, "selected_repository", json_str_or_null(c->selected_repository));
-    json_object_set_new(v, "selected_branch", json_str_or_null(c->selected_branch));
-    json_object_set_new(v, "git_provider", json_str_or_null(c->git_provider));
-    json_object_set_new(v, "trigger", json_str_or_null(c->trigger));
-    json_object_set_new(v, "runtime_status", json_str_or_null(c->runtime_status));
-    json_object_set_new(v, "url", json_null());
-    json_object_set_new(v, "pr_number", numbers);
-    json_object_set_new(v, "conversation_version", json_string("V0"));
-    json_object_set_new(v, "num_connections", json_integer(0));
-    json_object_set_new(v, "session_api_key", json_null());
-    json_object_set_new(v, "agent_state", json_str_or_null(c->agent_state));
-    json_object_set_new(v, "branch", json_str_or_null(c->branch));
-    json_object_set_new(v, "pull_requests", prs);
-    json_object_set_new(v, "error", json_str_or_null(c->error));
-    json_object_set_new(v, "metrics", metrics_json(c->metrics));
-    return v;
+    const char *prs = c->pull_requests && *c->pull_requests ? c->pull_requests : "[]";
+    const char *metrics =
+        c->metrics && *c->metrics && strcmp(c->metrics, "{}") != 0 ? c->metrics : DEFAULT_METRICS;
+    buf_adds(b, "{\"conversation_id\":");
+    buf_add_json_str(b, c->id);
+    buf_adds(b, ",\"title\":");
+    buf_add_json_str(b, c->title);
+    buf_adds(b, ",\"created_at\":");
+    buf_add_json_time(b, c->created_at);
+    buf_adds(b, ",\"last_updated_at\":");
+    buf_add_json_time(b, c->updated_at);
+    buf_adds(b, ",\"status\":");
+    buf_add_json_str(b, c->status);
+    buf_adds(b, ",\"selected_repository\":");
+    buf_add_json_str(b, c->selected_repository);
+    buf_adds(b, ",\"selected_branch\":");
+    buf_add_json_str(b, c->selected_branch);
+    buf_adds(b, ",\"git_provider\":");
+    buf_add_json_str(b, c->git_provider);
+    buf_adds(b, ",\"trigger\":");
+    buf_add_json_str(b, c->trigger);
+    buf_adds(b, ",\"runtime_status\":");
+    buf_add_json_str(b, c->runtime_status);
+    buf_adds(b, ",\"url\":null,\"pr_number\":");
+    write_pr_numbers(b, prs);
+    buf_adds(b, ",\"conversation_version\":\"V0\",\"num_connections\":0,"
+                "\"session_api_key\":null,\"agent_state\":");
+    buf_add_json_str(b, c->agent_state);
+    buf_adds(b, ",\"branch\":");
+    buf_add_json_str(b, c->branch);
+    buf_adds(b, ",\"pull_requests\":");
+    buf_adds(b, prs);
+    buf_adds(b, ",\"error\":");
+    buf_add_json_str(b, c->error);
+    buf_adds(b, ",\"metrics\":");
+    buf_adds(b, metrics);
+    buf_addch(b, '}');
 }
 
 int api_conversation_create(struct http_request *req, struct http_response *res, struct error *err)
@@ -133,7 +144,8 @@ int api_conversation_get(struct http_request *req, struct http_response *res, st
         return 0;
     }
     if (rc) return rc;
-    response_json(res, 200, conversation_to_json(&c));
+    res->status = 200;
+    conversation_write_json(&res->body, &c);
     conversation_free(&c);
     return 0;
 }
@@ -166,19 +178,23 @@ int api_conversation_list(struct http_request *req, struct http_response *res, s
     rc = req->app->store->ops->conversation_list(req->app->store, req->auth.account.id, &f, before,
                                                  (int)limit + 1, &list, &n, err);
     if (rc) return rc;
-    json_t *results = json_array();
     size_t shown = n > (size_t)limit ? (size_t)limit : n;
-    for (size_t i = 0; i < shown; i++)
-        json_array_append_new(results, conversation_to_json(&list[i]));
-    json_t *next = json_null();
+    res->status = 200;
+    buf_adds(&res->body, "{\"results\":[");
+    for (size_t i = 0; i < shown; i++) {
+        if (i) buf_addch(&res->body, ',');
+        conversation_write_json(&res->body, &list[i]);
+    }
+    buf_adds(&res->body, "],\"next_page_id\":");
     if (n > shown) {
         char token[PAGE_TOKEN_MAX];
         paging_encode(list[shown - 1].seq, token);
-        json_decref(next);
-        next = json_string(token);
+        buf_add_json_str(&res->body, token);
+    } else {
+        buf_adds(&res->body, "null");
     }
+    buf_addch(&res->body, '}');
     conversation_list_free(list, n);
-    response_json(res, 200, json_pack("{s:o, s:o}", "results", results, "next_page_id", next));
     return 0;
 }
 

@@ -1077,8 +1077,18 @@ static const struct store_ops sqlite_ops = {
 
 /* Opens the database at `path` (created if missing) and one first connection, so a bad path
  * fails here rather than on the first request. Does not migrate. */
+/* Process-wide SQLite settings, applied once before its first use. Memory statistics are
+ * off: they take a global mutex on every SQLite allocation, which showed up as contention
+ * between HTTP threads in bench/ (docs/PERFORMANCE.md). */
+static void sqlite_configure_once(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_sqlite_open(const char *path, struct store **out, struct error *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_configure_once);
     *out = NULL;
     if (!sqlite3_threadsafe())
         return error_set(err, ERR_INTERNAL, "the SQLite library was built without threads");

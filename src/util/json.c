@@ -126,6 +126,65 @@ json_t *json_time_or_null(long long us)
     return us ? json_string(time_format_iso(us, iso)) : json_null();
 }
 
+void buf_add_json_str(struct buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!s) {
+        buf_adds(b, "null");
+        return;
+    }
+    buf_grow(b, strlen(s) + 2);
+    buf_addch(b, '"');
+    const char *run = s;
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        buf_add(b, run, (size_t)(p - run));
+        run = p + 1;
+        switch (c) {
+        case '"':
+            buf_adds(b, "\\\"");
+            break;
+        case '\\':
+            buf_adds(b, "\\\\");
+            break;
+        case '\n':
+            buf_adds(b, "\\n");
+            break;
+        case '\r':
+            buf_adds(b, "\\r");
+            break;
+        case '\t':
+            buf_adds(b, "\\t");
+            break;
+        case '\b':
+            buf_adds(b, "\\b");
+            break;
+        case '\f':
+            buf_adds(b, "\\f");
+            break;
+        default: {
+            char u[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
+            buf_adds(b, u);
+        }
+        }
+    }
+    buf_adds(b, run);
+    buf_addch(b, '"');
+}
+
+void buf_add_json_time(struct buf *b, long long us)
+{
+    char iso[ISO_TIME_LEN];
+    if (!us) {
+        buf_adds(b, "null");
+        return;
+    }
+    buf_addch(b, '"');
+    buf_adds(b, time_format_iso(us, iso));
+    buf_addch(b, '"');
+}
+
 static int dump_to_buf(const char *chunk, size_t size, void *data)
 {
     buf_add((struct buf *)data, chunk, size);

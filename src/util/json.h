@@ -41,6 +41,11 @@ const char *json_get_str(json_t *obj, const char *key);
 json_t *json_str_or_null(const char *s);
 /* json_string of an ISO-8601 time, or json_null() when us is 0. */
 json_t *json_time_or_null(long long us);
+/* Appends `s` as a JSON string literal (quoted, escaped; `s` must be valid UTF-8), or `null`
+ * when s is NULL. For hot paths that write JSON without building a jansson tree. */
+void buf_add_json_str(struct buf *b, const char *s);
+/* Appends an ISO-8601 time as a JSON string, or `null` when us is 0. */
+void buf_add_json_time(struct buf *b, long long us);
 /* Appends the compact serialization of `v` to `b`. */
 void buf_add_json(struct buf *b, const json_t *v);
 /* Number of UTF-8 code points in a valid UTF-8 string. */

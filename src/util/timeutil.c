@@ -13,21 +13,60 @@ int64_t time_now_us(void)
     return (int64_t)ts.tv_sec * USEC_PER_SEC + ts.tv_nsec / 1000;
 }
 
+/* The civil date of a day count since 1970-01-01 (Howard Hinnant's algorithm). Pure
+ * arithmetic: gmtime_r() takes glibc's global timezone lock, which showed up as contention
+ * between HTTP threads formatting timestamps (bench/). */
+static void civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
 char *time_format_iso(int64_t us, char out[ISO_TIME_LEN])
 {
-    time_t secs = (time_t)(us / USEC_PER_SEC);
-    long frac = (long)(us % USEC_PER_SEC);
+    int64_t secs = us / USEC_PER_SEC, frac = us % USEC_PER_SEC;
     if (frac < 0) {
         frac += USEC_PER_SEC;
         secs -= 1;
     }
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    char tmp[96]; /* roomy enough for any int the compiler can imagine */
-    snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-    memcpy(out, tmp, ISO_TIME_LEN - 1);
-    out[ISO_TIME_LEN - 1] = '\0';
+    int64_t days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days -= 1;
+    }
+    int y, m, d;
+    civil_from_days(days, &y, &m, &d);
+    if (y < 0) y = 0; /* the format has four year digits; clamp instead of overflowing */
+    if (y > 9999) y = 9999;
+    /* Fixed-width fields written digit by digit: cheaper than snprintf on a hot path. */
+    struct {
+        int64_t v;
+        int width;
+        char after;
+    } parts[] = {{y, 4, '-'},
+                 {m, 2, '-'},
+                 {d, 2, 'T'},
+                 {rem / 3600, 2, ':'},
+                 {rem / 60 % 60, 2, ':'},
+                 {rem % 60, 2, '.'},
+                 {frac, 6, 'Z'}};
+    char *p = out;
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        for (int k = parts[i].width - 1; k >= 0; k--) {
+            p[k] = (char)('0' + parts[i].v % 10);
+            parts[i].v /= 10;
+        }
+        p += parts[i].width;
+        *p++ = parts[i].after;
+    }
+    *p = '\0';
     return out;
 }
 
