@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/events.h"
 #include "util/json.h"
 #include "util/timeutil.h"
 
@@ -127,12 +128,10 @@ void conversation_title_from_message(const char *msg, const char *id, struct buf
 
 char *conversation_first_event(const char *msg, json_t *image_urls, int64_t now)
 {
+    json_t *ev = event_user_message(msg, image_urls);
     char iso[ISO_TIME_LEN];
-    json_t *ev = json_pack("{s:i, s:s, s:s, s:s, s:s, s:{s:s, s:o, s:[], s:b}}", "id", 0,
-                           "timestamp", time_format_iso(now, iso), "source", "user", "message", msg,
-                           "action", "message", "args", "content", msg, "image_urls",
-                           image_urls ? json_incref(image_urls) : json_array(), "file_urls",
-                           "wait_for_response", 0);
+    json_object_set_new(ev, "id", json_integer(0));
+    json_object_set_new(ev, "timestamp", json_string(time_format_iso(now, iso)));
     struct buf out = BUF_INIT;
     buf_add_json(&out, ev);
     json_decref(ev);

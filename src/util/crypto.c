@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +52,64 @@ bool crypto_equal(const void *a, const void *b, size_t len)
 void crypto_wipe(void *p, size_t len)
 {
     sodium_memzero(p, len);
+}
+
+#define SEAL_PREFIX "v1:"
+
+/* The key for stored credentials: a subkey of the server secret, so the hashing key and the
+ * encryption key are never the same bytes. */
+static void seal_key(const uint8_t secret[SERVER_SECRET_LEN],
+                     uint8_t key[crypto_secretbox_KEYBYTES])
+{
+    crypto_kdf_derive_from_key(key, crypto_secretbox_KEYBYTES, 1, "chsecret", secret);
+}
+
+char *crypto_seal(const uint8_t secret[SERVER_SECRET_LEN], const char *plaintext)
+{
+    uint8_t key[crypto_secretbox_KEYBYTES];
+    size_t mlen = strlen(plaintext),
+           blen = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + mlen;
+    uint8_t *box = xmalloc(blen);
+    seal_key(secret, key);
+    randombytes_buf(box, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const uint8_t *)plaintext, mlen, box,
+                          key);
+    size_t b64len = sodium_base64_ENCODED_LEN(blen, sodium_base64_VARIANT_ORIGINAL);
+    char *out = xmalloc(strlen(SEAL_PREFIX) + b64len);
+    strcpy(out, SEAL_PREFIX);
+    sodium_bin2base64(out + strlen(SEAL_PREFIX), b64len, box, blen, sodium_base64_VARIANT_ORIGINAL);
+    sodium_memzero(key, sizeof(key));
+    free(box);
+    return out;
+}
+
+char *crypto_open(const uint8_t secret[SERVER_SECRET_LEN], const char *sealed)
+{
+    uint8_t key[crypto_secretbox_KEYBYTES];
+    size_t blen;
+    if (!sealed || strncmp(sealed, SEAL_PREFIX, strlen(SEAL_PREFIX)) != 0) return NULL;
+    sealed += strlen(SEAL_PREFIX);
+    size_t cap = strlen(sealed);
+    uint8_t *box = xmalloc(cap + 1);
+    if (sodium_base642bin(box, cap, sealed, strlen(sealed), NULL, &blen, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        blen < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) {
+        free(box);
+        return NULL;
+    }
+    size_t mlen = blen - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
+    char *out = xmalloc(mlen + 1);
+    seal_key(secret, key);
+    int rc = crypto_secretbox_open_easy((uint8_t *)out, box + crypto_secretbox_NONCEBYTES,
+                                        blen - crypto_secretbox_NONCEBYTES, box, key);
+    sodium_memzero(key, sizeof(key));
+    free(box);
+    if (rc != 0) {
+        free(out);
+        return NULL;
+    }
+    out[mlen] = '\0';
+    return out;
 }
 
 static int read_secret(const char *path, uint8_t out[SERVER_SECRET_LEN], struct error *err)

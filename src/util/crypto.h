@@ -32,6 +32,13 @@ void crypto_keyed_hash_hex(const uint8_t secret[SERVER_SECRET_LEN], const void *
 bool crypto_equal(const void *a, const void *b, size_t len);
 /* Overwrites memory that held a secret, in a way the compiler cannot drop. */
 void crypto_wipe(void *p, size_t len);
+/* Encrypts a stored credential (LLM key, provider token, secret value) with a key derived from
+ * the server secret (XSalsa20-Poly1305). Returns "v1:" + base64(nonce || ciphertext),
+ * malloc'd. */
+char *crypto_seal(const uint8_t secret[SERVER_SECRET_LEN], const char *plaintext);
+/* Decrypts what crypto_seal made; NULL when it was not made with this secret or was altered.
+ * The result is malloc'd; wipe it (crypto_wipe) before freeing. */
+char *crypto_open(const uint8_t secret[SERVER_SECRET_LEN], const char *sealed);
 /* Loads DIR/secret.key, creating it (0600, fresh random bytes) when it does not exist. Refuses
  * a file of the wrong size or one readable by others. */
 int crypto_load_server_secret(const char *data_dir, uint8_t out[SERVER_SECRET_LEN],
