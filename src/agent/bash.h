@@ -44,8 +44,22 @@ int bash_start(const struct bash_options *opts, struct bash_session **out, struc
 /* Kills the shell and everything it started. */
 void bash_close(struct bash_session *s);
 /* Runs one tool call. `args` is the arguments object (command, is_input, timeout; security_risk
- * ignored). Writes exactly what the model reads into `out`. Free res with bash_result_free. */
+ * ignored). Writes exactly what the model reads into `out`, except that for a refused call
+ * (res->refused) the caller appends "\n[Error occurred in processing last action]". Free res
+ * with bash_result_free. Calls on one session must not overlap; different sessions may run in
+ * different threads. */
 void bash_run(struct bash_session *s, json_t *args, struct buf *out, struct bash_result *res);
 void bash_result_free(struct bash_result *res);
+
+/* Exposed for the unit tests. */
+/* OpenHands' split_bash_commands: the top-level commands of `cmd` (at least one item; a command
+ * that bashlex cannot parse is one item). Free with bash_split_free. */
+int bash_split_commands(const char *cmd, char ***items, size_t *n);
+void bash_split_free(char **items, size_t n);
+/* Python's float(str) and repr(float). */
+bool bash_parse_py_float(const char *s, double *out);
+void bash_py_float_repr(double v, struct buf *out);
+/* float(arguments['timeout']) for a JSON value; -1 when Python would raise. `repr` may be NULL. */
+int bash_parse_timeout(json_t *v, double *seconds, struct buf *repr);
 
 #endif
