@@ -77,6 +77,7 @@ wait_http() {
     die "$what did not answer $url within 15 s (log: $log)"
 }
 
+HZ=$(getconf CLK_TCK)
 # CPU ticks (user + system) of each thread of PID: "TID TICKS" lines.
 thread_ticks() {
     local t
@@ -94,8 +95,17 @@ cpu_split() { # before after
              for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (s[j] > s[i]) {x = s[i]; s[i] = s[j]; s[j] = x}
              for (i = 1; i <= n; i++) o = o (i > 1 ? "/" : "") s[i]; print o}'
 }
+# Server CPU (user + system, all threads) per request in microseconds, from the ticks before and
+# after a run and the number of requests wrk completed (the file): less sensitive to a busy
+# machine than req/s, since it does not count the time the server waited for a core.
+cpu_per_req() { # before after file
+    local n
+    n=$(awk '/ requests in / {print $1}' "$3")
+    join <(printf '%s\n' "$1") <(printf '%s\n' "$2") | awk -v n="${n:-0}" -v hz="$HZ" '
+        {t += $3 - $2} END {if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "n/a"}'
+}
 # run_wrk NAME SERVER_PID CONNS THREADS SECONDS URL [wrk args...]: one measured run; the raw
-# output is kept, with the server's per-thread CPU split appended.
+# output is kept, with the server's per-thread CPU split and CPU per request appended.
 run_wrk() {
     local name=$1 pid=$2 c=$3 t=$4 d=$5 url=$6
     shift 6
@@ -107,10 +117,13 @@ run_wrk() {
     }
     after=$(thread_ticks "$pid")
     echo "bench: server thread CPU split: $(cpu_split "$before" "$after")" >>"$file"
-    printf '  %-14s %9s req/s   p99 %8s ms   non-2xx %s   server threads %s%%\n' "$name" \
-        "$(rps "$file")" "$(p99 "$file")" "$(errors "$file")" "$(split_of "$file")"
+    echo "bench: server CPU per request: $(cpu_per_req "$before" "$after" "$file") us" >>"$file"
+    printf '  %-14s %9s req/s   p99 %8s ms   non-2xx %s   server threads %s%%   %s us/req\n' \
+        "$name" "$(rps "$file")" "$(p99 "$file")" "$(errors "$file")" "$(split_of "$file")" \
+        "$(cpu_of "$file")"
 }
 split_of() { sed -n 's/^bench: server thread CPU split: //p' "$1"; }
+cpu_of() { sed -n 's/^bench: server CPU per request: \([^ ]*\) us$/\1/p' "$1"; }
 # Figures from a wrk output file.
 rps() { awk '/^Requests\/sec:/ {printf "%.0f", $2; f=1} END {if (!f) print "0"}' "$1"; }
 p99() { # the "99%" line of --latency, in milliseconds
@@ -222,11 +235,11 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 echo
-printf '%-38s %9s %8s %8s %8s  %s\n' "benchmark" "req/s" "p99 ms" "vs base" "non-2xx" \
-    "worker CPU split %"
+printf '%-38s %9s %8s %8s %8s %8s  %s\n' "benchmark" "req/s" "p99 ms" "vs base" "non-2xx" \
+    "CPU us" "worker CPU split %"
 row() { # label file base_rps
-    printf '%-38s %9s %8s %7s%% %8s  %s\n' "$1" "$(rps "$2")" "$(p99 "$2")" \
-        "$(pct "$(rps "$2")" "$3")" "$(errors "$2")" "$(split_of "$2")"
+    printf '%-38s %9s %8s %7s%% %8s %8s  %s\n' "$1" "$(rps "$2")" "$(p99 "$2")" \
+        "$(pct "$(rps "$2")" "$3")" "$(errors "$2")" "$(cpu_of "$2")" "$(split_of "$2")"
 }
 row "baseline GET (constant body), c=$CONNS" "$B" "$BR"
 row "GET /api/conversations/{id}, c=$CONNS" "$G" "$BR"
@@ -234,6 +247,11 @@ row "POST /api/conversations, c=$CONNS" "$P" "$BR"
 row "baseline GET, c=1" "$B1" "$B1R"
 row "GET /api/conversations/{id}, c=1" "$G1" "$B1R"
 echo "GET/baseline per round:$rounds"
+cpus=""
+for r in $(seq 1 "$ROUNDS"); do
+    cpus="$cpus $(cpu_of "$OUT/wrk-get-$r.txt")/$(cpu_of "$OUT/wrk-baseline-$r.txt")"
+done
+echo "server CPU us per request per round (GET/baseline):$cpus"
 # Each POST adds an active conversation (no runner moves it on), so the POST run ends with as
 # many active conversations in the account as it created.
 POSTED=$(sed -n 's/^post.lua: 2xx=\([0-9]*\).*/\1/p' "$P")

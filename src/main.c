@@ -14,7 +14,7 @@ static void usage(FILE *out)
           "commands:\n",
           out);
     for (const struct cli_command *const *c = cli_commands; *c; c++)
-        fprintf(out, "  %-14s %s\n", (*c)->name, (*c)->summary);
+        if (!(*c)->hidden) fprintf(out, "  %-14s %s\n", (*c)->name, (*c)->summary);
     fputs("\nRun 'cloudhands COMMAND --help' for a command's options; 'cloudhands --version'.\n"
           "Quick start: cloudhands serve   (then follow the printed curl command)\n",
           out);

@@ -135,7 +135,20 @@ struct settings {
     char *url;         /* the endpoint (owned) */
     int max_retries;
     long timeout_s, min_ms, max_ms;
+    const atomic_int *cancel;
 };
+
+static bool cancelled(const struct settings *s)
+{
+    return s->cancel && atomic_load(s->cancel) != 0;
+}
+
+/* libcurl progress callback: a non-zero answer aborts the transfer. */
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    return cancelled(ctx) ? 1 : 0;
+}
 
 static int settings_load(const struct llm_config *cfg, struct settings *s, struct error *err)
 {
@@ -143,6 +156,7 @@ static int settings_load(const struct llm_config *cfg, struct settings *s, struc
     if (!cfg || !cfg->model || !*cfg->model)
         return error_set(err, ERR_INVALID, "no LLM model is configured");
     s->anthropic = llm_is_anthropic(cfg);
+    s->cancel = cfg->cancel;
     s->model = cfg->model;
     if (s->anthropic && starts_with(s->model, "anthropic/"))
         s->model += strlen("anthropic/");
@@ -802,6 +816,11 @@ static int exchange_run(const struct settings *s, const char *body, struct llm_r
     curl_easy_setopt(h, CURLOPT_TIMEOUT, s->timeout_s);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    if (s->cancel) {
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)s);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    }
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
@@ -816,6 +835,10 @@ static int exchange_run(const struct settings *s, const char *body, struct llm_r
         exchange_reset(&x);
         errbuf[0] = '\0';
         CURLcode cc = curl_easy_perform(h);
+        if (cancelled(s)) {
+            rc = error_set(err, ERR_UNAVAILABLE, "the LLM call was cancelled");
+            break;
+        }
         long status = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
         buf_reset(&last);
@@ -895,7 +918,8 @@ static int exchange_run(const struct settings *s, const char *body, struct llm_r
         log_info("LLM call failed; retrying",
                  "provider=%s status=%ld curl=%d attempt=%d max_retries=%d delay_ms=%ld", provider,
                  status, (int)cc, attempt + 1, s->max_retries, delay);
-        sleep_ms(delay);
+        for (long slept = 0; slept < delay && !cancelled(s); slept += 50)
+            sleep_ms(delay - slept < 50 ? delay - slept : 50);
     }
     buf_release(&last);
     buf_release(&x.body);

@@ -12,6 +12,7 @@
 #define CH_LLM_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "util/error.h"
@@ -24,6 +25,8 @@ struct llm_config {
     int max_retries;      /* 0 = 5 */
     int retry_min_ms;     /* first backoff; 0 = 1000 (tests set it low) */
     int retry_max_ms;     /* backoff cap; 0 = 30000 */
+    const atomic_int *cancel; /* optional: when it becomes non-zero, the call (and any
+                                 backoff) ends at once with ERR_UNAVAILABLE */
 };
 
 struct llm_tool_call {

@@ -24,6 +24,27 @@ int api_conversation_start(struct http_request *req, struct http_response *res, 
 /* events.c */
 int api_event_list(struct http_request *req, struct http_response *res, struct error *err);
 
+int api_event_post(struct http_request *req, struct http_response *res, struct error *err);
+int api_event_stream(struct http_request *req, struct http_response *res, struct error *err);
+int api_trajectory(struct http_request *req, struct http_response *res, struct error *err);
+int api_conversation_message(struct http_request *req, struct http_response *res,
+                             struct error *err);
+
+/* files.c */
+int api_list_files(struct http_request *req, struct http_response *res, struct error *err);
+int api_select_file(struct http_request *req, struct http_response *res, struct error *err);
+
+/* settings.c */
+int api_settings_get(struct http_request *req, struct http_response *res, struct error *err);
+int api_settings_post(struct http_request *req, struct http_response *res, struct error *err);
+int api_options_models(struct http_request *req, struct http_response *res, struct error *err);
+
+/* secrets.c */
+int api_secret_list(struct http_request *req, struct http_response *res, struct error *err);
+int api_secret_create(struct http_request *req, struct http_response *res, struct error *err);
+int api_secret_update(struct http_request *req, struct http_response *res, struct error *err);
+int api_secret_delete(struct http_request *req, struct http_response *res, struct error *err);
+
 /* keys.c */
 int api_key_create(struct http_request *req, struct http_response *res, struct error *err);
 int api_key_list(struct http_request *req, struct http_response *res, struct error *err);

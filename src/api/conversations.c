@@ -230,14 +230,10 @@ int api_conversation_update(struct http_request *req, struct http_response *res,
 /* DELETE → true, or false when there is no such conversation. */
 int api_conversation_delete(struct http_request *req, struct http_response *res, struct error *err)
 {
-    bool found = false;
-    if (conversation_id_valid(req->params[0])) {
-        int rc = req->app->store->ops->conversation_delete(req->app->store, req->auth.account.id,
-                                                           req->params[0], err);
-        if (rc && rc != ERR_NOT_FOUND) return rc;
-        found = rc == 0;
-    }
-    response_json(res, 200, json_boolean(found));
+    int rc = conversations_delete(req->app, &req->auth, req->params[0], err);
+    if (rc && rc != ERR_NOT_FOUND) return rc;
+    error_clear(err);
+    response_json(res, 200, json_boolean(rc == 0));
     return 0;
 }
 
@@ -263,5 +259,60 @@ int api_conversation_start(struct http_request *req, struct http_response *res, 
     int rc = conversations_start(req->app, &req->auth, req->params[0], &status, err);
     if (rc) return rc;
     status_answer(res, req->params[0], "Conversation started", status);
+    return 0;
+}
+
+static const struct json_field message_fields[] = {
+    {"message", JF_STRING, true, CONV_MSG_MAX},
+    {"image_urls", JF_STRING_LIST, false, CONV_IMAGES_MAX},
+    {NULL, 0, false, 0},
+};
+
+/* POST .../message {"message"} → {"success": true}. Beyond OpenHands, a stopped conversation
+ * starts again to answer it. */
+int api_conversation_message(struct http_request *req, struct http_response *res, struct error *err)
+{
+    json_t *body;
+    int rc = http_body_json(req, &body, err);
+    if (rc) return rc;
+    rc = json_check_fields(body, message_fields, true, err);
+    const char *text = json_get_str(body, "message");
+    if (!rc && !*text) rc = error_invalid(err, "message", "string_too_short", "Message is empty");
+    if (!rc)
+        rc = conversations_message(req->app, &req->auth, req->params[0], text,
+                                   json_object_get(body, "image_urls"), err);
+    json_decref(body);
+    if (rc) return rc;
+    response_json(res, 200, json_pack("{s:b}", "success", 1));
+    return 0;
+}
+
+/* POST .../events with a raw event. Only what a user may send is accepted: a message action
+ * ({"action": "message", "args": {"content"}}). */
+int api_event_post(struct http_request *req, struct http_response *res, struct error *err)
+{
+    json_t *body;
+    int rc = http_body_json(req, &body, err);
+    if (rc) return rc;
+    const char *action = json_get_str(body, "action");
+    json_t *args = json_object_get(body, "args");
+    const char *content = json_get_str(args, "content");
+    if (!action || strcmp(action, "message") != 0)
+        rc = error_invalid(err, "action", "literal_error",
+                           "Only message actions can be sent: {\"action\": \"message\", "
+                           "\"args\": {\"content\": \"...\"}}");
+    else if (!content || !*content)
+        rc = error_invalid(err, "args", "missing", "args.content is required");
+    else if (utf8_length(content) > CONV_MSG_MAX)
+        rc = error_invalid(err, "args", "string_too_long", "args.content is too long");
+    else
+        rc = conversations_message(req->app, &req->auth, req->params[0], content,
+                                   json_is_array(json_object_get(args, "image_urls"))
+                                       ? json_object_get(args, "image_urls")
+                                       : NULL,
+                                   err);
+    json_decref(body);
+    if (rc) return rc;
+    response_json(res, 200, json_pack("{s:b}", "success", 1));
     return 0;
 }

@@ -17,6 +17,21 @@ const struct route api_routes[] = {
     {"POST", "/api/conversations/{id}/stop", api_conversation_stop, ROUTE_ACCOUNT},
     {"POST", "/api/conversations/{id}/start", api_conversation_start, ROUTE_ACCOUNT},
     {"GET", "/api/conversations/{id}/events", api_event_list, ROUTE_ACCOUNT},
+    {"POST", "/api/conversations/{id}/events", api_event_post, ROUTE_ACCOUNT},
+    {"GET", "/api/conversations/{id}/events/stream", api_event_stream, ROUTE_ACCOUNT},
+    {"POST", "/api/conversations/{id}/message", api_conversation_message, ROUTE_ACCOUNT},
+    {"GET", "/api/conversations/{id}/trajectory", api_trajectory, ROUTE_ACCOUNT},
+    {"GET", "/api/conversations/{id}/list-files", api_list_files, ROUTE_ACCOUNT},
+    {"GET", "/api/conversations/{id}/select-file", api_select_file, ROUTE_ACCOUNT},
+
+    {"GET", "/api/settings", api_settings_get, ROUTE_ACCOUNT},
+    {"POST", "/api/settings", api_settings_post, ROUTE_ACCOUNT},
+    {"GET", "/api/options/models", api_options_models, ROUTE_ACCOUNT},
+
+    {"GET", "/api/secrets", api_secret_list, ROUTE_ACCOUNT},
+    {"POST", "/api/secrets", api_secret_create, ROUTE_ACCOUNT},
+    {"PUT", "/api/secrets/{id}", api_secret_update, ROUTE_ACCOUNT},
+    {"DELETE", "/api/secrets/{id}", api_secret_delete, ROUTE_ACCOUNT},
 
     {"POST", "/api/keys", api_key_create, ROUTE_ACCOUNT},
     {"GET", "/api/keys", api_key_list, ROUTE_ACCOUNT},

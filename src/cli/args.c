@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "util/buf.h"
@@ -31,7 +32,18 @@ static void print_options(FILE *out, const struct cli_option *opts)
         char left[64];
         snprintf(left, sizeof(left), "--%s%s%s", opts->name, opts->metavar ? " " : "",
                  opts->metavar ? opts->metavar : "");
-        fprintf(out, "  %-24s %s\n", left, opts->help);
+        fprintf(out, "  %-24s ", left);
+        /* Wrap the help at word boundaries to fit 100 columns, continuing under itself. */
+        const char *h = opts->help;
+        const int width = 100 - 27;
+        while (strlen(h) > (size_t)width) {
+            int cut = width;
+            while (cut > 0 && h[cut] != ' ') cut--;
+            if (cut == 0) cut = width;
+            fprintf(out, "%.*s\n%27s", cut, h, "");
+            h += cut + (h[cut] == ' ');
+        }
+        fprintf(out, "%s\n", h);
     }
 }
 
@@ -181,6 +193,19 @@ bool cli_config(const struct cli_args *a, struct config *cfg)
     }
     cfg->listen = pick(cli_opt(a, "listen"), "CLOUDHANDS_LISTEN", DEFAULT_LISTEN);
     cfg->max_concurrent = DEFAULT_MAX_CONCURRENT;
+    cfg->runners = DEFAULT_RUNNERS;
+    cfg->lease_seconds = DEFAULT_LEASE_SECONDS;
+    cfg->no_change_timeout = DEFAULT_NO_CHANGE_TIMEOUT;
+    cfg->max_iterations = DEFAULT_MAX_ITERATIONS;
+    cfg->llm_model = pick(cli_opt(a, "llm-model"), "CLOUDHANDS_LLM_MODEL", NULL);
+    cfg->llm_base_url = pick(cli_opt(a, "llm-base-url"), "CLOUDHANDS_LLM_BASE_URL", NULL);
+    cfg->llm_api_key = pick(cli_opt(a, "llm-api-key"), "CLOUDHANDS_LLM_API_KEY", NULL);
+    char self[4096];
+    ssize_t self_len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (self_len > 0) {
+        self[self_len] = '\0';
+        cfg->agent_binary = xstrdup(self);
+    }
     const char *env_max = getenv("CLOUDHANDS_MAX_CONCURRENT");
     if (env_max && *env_max) {
         char *end;

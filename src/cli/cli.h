@@ -32,6 +32,7 @@ struct cli_command {
     const char *description;          /* paragraphs for `cloudhands CMD --help`; may be NULL */
     const struct cli_option *options; /* command-specific, ending with a {NULL} row */
     int (*exec)(const struct cli_args *args);
+    bool hidden; /* internal: left out of `cloudhands --help` */
 };
 
 struct cli_args {

@@ -2,9 +2,9 @@
 #include "cli/cli.h"
 
 extern const struct cli_command cmd_serve, cmd_user_add, cmd_user_list, cmd_key_create,
-    cmd_key_list, cmd_key_revoke;
+    cmd_key_list, cmd_key_revoke, cmd_sandbox_agent;
 
 const struct cli_command *const cli_commands[] = {
-    &cmd_serve,    &cmd_user_add,   &cmd_user_list, &cmd_key_create,
-    &cmd_key_list, &cmd_key_revoke, NULL,
+    &cmd_serve,    &cmd_user_add,   &cmd_user_list,     &cmd_key_create,
+    &cmd_key_list, &cmd_key_revoke, &cmd_sandbox_agent, NULL,
 };

@@ -4,12 +4,14 @@
  * cleanly on SIGINT or SIGTERM: running requests finish, the store is closed.
  */
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "core/accounts.h"
+#include "agent/runner.h"
 #include "http/server.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -20,6 +22,23 @@ static const struct cli_option options[] = {
      "conversations an account may run at once unless `user add --max-concurrent` says "
      "otherwise (default 10; env CLOUDHANDS_MAX_CONCURRENT)"},
     {"threads", "N", "HTTP worker threads (default: one per core)"},
+    {"runners", "N",
+     "conversations run at once by this process (default 8); 0 serves the API only and leaves "
+     "conversations queued"},
+    {"llm-model", "MODEL",
+     "the LLM for accounts that set none, e.g. gpt-4o or anthropic/claude-sonnet-4-20250514 "
+     "(env CLOUDHANDS_LLM_MODEL)"},
+    {"llm-base-url", "URL",
+     "the LLM's API, OpenAI-compatible or Anthropic (env CLOUDHANDS_LLM_BASE_URL)"},
+    {"llm-api-key", "KEY",
+     "the LLM's API key (env CLOUDHANDS_LLM_API_KEY, preferred: flags show in ps)"},
+    {"max-iterations", "N", "agent steps per task for accounts that set none (default 100)"},
+    {"no-change-timeout", "SECONDS",
+     "a command that prints nothing new for this long returns to the agent (default 10)"},
+    {"lease-seconds", "N",
+     "a runner's claim on a conversation; after a crash, others resume it this long later "
+     "(default 30)"},
+    {"sandbox-network", NULL, "let the agent's sandbox reach the network (default: no network)"},
     {NULL, NULL, NULL},
 };
 
@@ -48,6 +67,7 @@ static int serve_exec(const struct cli_args *a)
     struct config cfg;
     struct app *app = NULL;
     struct http_server *srv = NULL;
+    struct runner_pool *runners = NULL;
     struct error err = {0};
     char key[API_KEY_LEN + 1];
     sigset_t stop_signals;
@@ -55,16 +75,23 @@ static int serve_exec(const struct cli_args *a)
 
     if (!cli_config(a, &cfg)) return 2;
     if (!cli_opt_int(a, "max-concurrent", cfg.max_concurrent, 1, 1000000000, &cfg.max_concurrent) ||
-        !cli_opt_int(a, "threads", 0, 0, 1024, &cfg.threads)) {
+        !cli_opt_int(a, "threads", 0, 0, 1024, &cfg.threads) ||
+        !cli_opt_int(a, "runners", cfg.runners, 0, 1024, &cfg.runners) ||
+        !cli_opt_int(a, "max-iterations", cfg.max_iterations, 1, 100000, &cfg.max_iterations) ||
+        !cli_opt_int(a, "no-change-timeout", cfg.no_change_timeout, 1, 3600,
+                     &cfg.no_change_timeout) ||
+        !cli_opt_int(a, "lease-seconds", cfg.lease_seconds, 2, 3600, &cfg.lease_seconds)) {
         config_free(&cfg);
         return 2;
     }
+    cfg.sandbox_network = cli_opt(a, "sandbox-network") != NULL;
     /* Signals are taken by sigwait() below; block them before any thread starts. */
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
+    umask(077); /* the database, secret.key and logs are the server's alone */
 
     if (app_open(&cfg, &app, &err)) {
         cli_error("%s", err.message);
@@ -79,18 +106,25 @@ static int serve_exec(const struct cli_args *a)
         cli_error("%s", err.message);
         goto out;
     }
+    if (runner_pool_start(app, &runners, &err)) {
+        cli_error("%s", err.message);
+        goto out;
+    }
     if (created == 1) {
         print_bootstrap_key(key, app->cfg.listen, http_server_port(srv));
         crypto_wipe(key, sizeof(key));
     }
-    log_info("serving", "listen=%s port=%d data=%s store=%s max_concurrent=%d", app->cfg.listen,
-             http_server_port(srv), app->cfg.data_dir, app->store->ops->name,
-             app->cfg.max_concurrent);
+    log_info("serving", "listen=%s port=%d data=%s store=%s max_concurrent=%d runners=%d llm=%s",
+             app->cfg.listen, http_server_port(srv), app->cfg.data_dir, app->store->ops->name,
+             app->cfg.max_concurrent, app->cfg.runners,
+             app->cfg.llm_model ? app->cfg.llm_model : "(per account)");
     sigwait(&stop_signals, &sig);
     log_info("stopping", "signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;
 out:
+    /* No new requests first; then the runners hand their conversations back to the queue. */
     http_server_stop(srv);
+    runner_pool_stop(runners);
     app_close(app);
     config_free(&cfg);
     error_clear(&err);

@@ -7,25 +7,7 @@
 #include <sys/stat.h>
 
 #include "util/buf.h"
-
-/* mkdir -p with mode 0700 for the directories it creates. */
-static int make_dirs(const char *path, struct error *err)
-{
-    char *p = xstrdup(path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        if (mkdir(p, 0700) < 0 && errno != EEXIST) goto fail;
-        *s = '/';
-    }
-    if (mkdir(p, 0700) < 0 && errno != EEXIST) goto fail;
-    free(p);
-    return 0;
-fail:
-    error_set(err, ERR_INTERNAL, "cannot create data directory %s: %s", path, strerror(errno));
-    free(p);
-    return ERR_INTERNAL;
-}
+#include "util/fs.h"
 
 int app_open(struct config *cfg, struct app **out, struct error *err)
 {
@@ -39,7 +21,11 @@ int app_open(struct config *cfg, struct app **out, struct error *err)
         error_set(err, rc, "cannot initialise libsodium");
         goto fail;
     }
-    if ((rc = make_dirs(app->cfg.data_dir, err))) goto fail;
+    if (fs_make_dirs(app->cfg.data_dir) < 0) {
+        rc = error_set(err, ERR_INTERNAL, "cannot create data directory %s: %s", app->cfg.data_dir,
+                       strerror(errno));
+        goto fail;
+    }
     if ((rc = crypto_load_server_secret(app->cfg.data_dir, app->secret, err))) goto fail;
     if ((rc = store_open(app->cfg.db_url, &app->store, err))) goto fail;
     if ((rc = app->store->ops->migrate(app->store, &version, err))) goto fail;
@@ -64,5 +50,10 @@ void config_free(struct config *cfg)
     free(cfg->listen);
     free(cfg->data_dir);
     free(cfg->db_url);
+    free(cfg->llm_model);
+    free(cfg->llm_base_url);
+    if (cfg->llm_api_key) crypto_wipe(cfg->llm_api_key, strlen(cfg->llm_api_key));
+    free(cfg->llm_api_key);
+    free(cfg->agent_binary);
     memset(cfg, 0, sizeof(*cfg));
 }

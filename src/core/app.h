@@ -6,15 +6,20 @@
 #ifndef CH_APP_H
 #define CH_APP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "store/store.h"
 #include "util/crypto.h"
 #include "util/error.h"
 
-#define DEFAULT_LISTEN         "127.0.0.1:3000"
-#define DEFAULT_DATA_DIR       "./data"
-#define DEFAULT_MAX_CONCURRENT 10
+#define DEFAULT_LISTEN            "127.0.0.1:3000"
+#define DEFAULT_DATA_DIR          "./data"
+#define DEFAULT_MAX_CONCURRENT    10
+#define DEFAULT_RUNNERS           8
+#define DEFAULT_LEASE_SECONDS     30
+#define DEFAULT_MAX_ITERATIONS    100
+#define DEFAULT_NO_CHANGE_TIMEOUT 10
 
 /* Settings resolved from defaults, then the environment, then flags (flags win). */
 struct config {
@@ -23,6 +28,17 @@ struct config {
     char *db_url;   /* "sqlite:PATH", a path, or later "postgres://..." */
     int max_concurrent;
     int threads; /* HTTP worker threads; 0 = number of cores */
+
+    /* The agent runtime (serve). */
+    int runners;           /* runner threads; 0 serves the API only */
+    int lease_seconds;     /* how long a runner's claim lasts without renewal */
+    int no_change_timeout; /* bash soft timeout, seconds */
+    int max_iterations;    /* default for accounts that set none */
+    bool sandbox_network;  /* let sandboxes reach the network */
+    char *llm_model;       /* server-wide LLM defaults (accounts may override) */
+    char *llm_base_url;
+    char *llm_api_key;
+    char *agent_binary; /* this executable, mounted into sandboxes */
 };
 
 struct app {

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "core/events.h"
+#include "core/notify.h"
+#include "util/fs.h"
 #include "util/json.h"
 #include "util/timeutil.h"
 
@@ -138,6 +140,11 @@ char *conversation_first_event(const char *msg, json_t *image_urls, int64_t now)
     return buf_detach(&out, NULL);
 }
 
+void conversation_workspace(const struct app *app, const char *id, struct buf *out)
+{
+    buf_addf(out, "%s/workspaces/%s", app->cfg.data_dir, id);
+}
+
 static char *create_response(const char *id)
 {
     json_t *v = json_pack("{s:s, s:s, s:s, s:s}", "status", "ok", "conversation_id", id,
@@ -216,6 +223,7 @@ int conversations_create(struct app *app, const struct auth *who, const char *tr
     } else if (!rc) {
         *response = answer;
         answer = NULL;
+        notify_publish(NOTIFY_WORK, c.id);
     }
     free(res.response);
     free(answer);
@@ -231,7 +239,11 @@ int conversations_stop(struct app *app, const struct auth *who, const char *id, 
     int rc = app->store->ops->conversation_set_status(app->store, who->account.id, id, CONV_STOPPED,
                                                       "stopped", 0, time_now_us(), &current, err);
     if (rc == ERR_NOT_FOUND) return error_set(err, ERR_NOT_FOUND, "Conversation not found");
-    return rc;
+    if (rc) return rc;
+    /* The runner lost its claim with the status; its sandbox dies now, not at its next step. */
+    notify_publish(NOTIFY_STOP, id);
+    notify_publish(NOTIFY_EVENTS, id);
+    return 0;
 }
 
 int conversations_start(struct app *app, const struct auth *who, const char *id,
@@ -252,5 +264,40 @@ int conversations_start(struct app *app, const struct auth *who, const char *id,
                                                   "loading", limit, time_now_us(), &current, err);
     if (rc == ERR_LIMIT) return limit_error(err, limit, current);
     if (rc == ERR_NOT_FOUND) return error_set(err, ERR_NOT_FOUND, "Conversation not found");
+    if (!rc) notify_publish(NOTIFY_WORK, id);
     return rc;
+}
+
+int conversations_message(struct app *app, const struct auth *who, const char *id, const char *text,
+                          json_t *image_urls, struct error *err)
+{
+    if (!conversation_id_valid(id)) return error_set(err, ERR_NOT_FOUND, "Conversation not found");
+    int limit = auth_account_limit(app, &who->account), current = 0;
+    bool queued = false;
+    json_t *ev = event_user_message(text, image_urls);
+    int rc = app->store->ops->conversation_message(app->store, who->account.id, id, ev, limit,
+                                                   time_now_us(), NULL, &queued, &current, err);
+    json_decref(ev);
+    if (rc == ERR_LIMIT) return limit_error(err, limit, current);
+    if (rc == ERR_NOT_FOUND) return error_set(err, ERR_NOT_FOUND, "Conversation not found");
+    if (rc) return rc;
+    notify_publish(NOTIFY_EVENTS, id);
+    if (queued) notify_publish(NOTIFY_WORK, id);
+    return 0;
+}
+
+int conversations_delete(struct app *app, const struct auth *who, const char *id, struct error *err)
+{
+    if (!conversation_id_valid(id)) return ERR_NOT_FOUND;
+    int rc = app->store->ops->conversation_delete(app->store, who->account.id, id, err);
+    if (rc) return rc;
+    /* The runner holding it (if any) loses its claim; kill its sandbox before removing the
+     * files it works on. */
+    notify_publish(NOTIFY_STOP, id);
+    notify_publish(NOTIFY_EVENTS, id);
+    struct buf ws = BUF_INIT;
+    conversation_workspace(app, id, &ws);
+    fs_remove_tree(ws.data);
+    buf_release(&ws);
+    return 0;
 }

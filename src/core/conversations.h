@@ -50,6 +50,9 @@ void conversation_title_from_message(const char *msg, const char *id, struct buf
 /* Event 0: the user's message in OpenHands' event shape, as JSON text (malloc'd). */
 char *conversation_first_event(const char *msg, json_t *image_urls, int64_t now);
 
+/* The host directory of a conversation's workspace (mounted at /workspace in its sandbox). */
+void conversation_workspace(const struct app *app, const char *id, struct buf *out);
+
 /* Creates a conversation for the caller (STARTING, queued for a runner). On success *response
  * is the JSON answer (malloc'd) — for an Idempotency-Key seen in the last 24 h it is the first
  * answer and nothing new is created. ERR_LIMIT fills err->detail with the 429 body's detail. */
@@ -62,5 +65,14 @@ int conversations_stop(struct app *app, const struct auth *who, const char *id, 
  * that is already active is left as it is. *status receives the resulting status. */
 int conversations_start(struct app *app, const struct auth *who, const char *id,
                         const char **status, struct error *err);
+
+/* A follow-up message from the user: stored as an event; a stopped conversation is queued
+ * again (within the limit). ERR_NOT_FOUND when it is not the caller's. */
+int conversations_message(struct app *app, const struct auth *who, const char *id, const char *text,
+                          json_t *image_urls, struct error *err);
+/* Stops the conversation (its sandbox dies at once), removes its record, events and workspace.
+ * ERR_NOT_FOUND when it is not the caller's. */
+int conversations_delete(struct app *app, const struct auth *who, const char *id,
+                         struct error *err);
 
 #endif

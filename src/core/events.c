@@ -92,6 +92,15 @@ static void close_open_calls(json_t *messages, json_t *open_calls)
     json_array_clear(open_calls);
 }
 
+/* Closes the open calls, then adds the user messages that waited for them: a user may write
+ * while a tool runs, and the model must see each call's result right after the call. */
+static void settle(json_t *messages, json_t *open_calls, json_t *pending)
+{
+    close_open_calls(messages, open_calls);
+    json_array_extend(messages, pending);
+    json_array_clear(pending);
+}
+
 /* Removes `id` from the pending tool calls; false when it was not pending. */
 static bool take_open_call(json_t *open_calls, const char *id)
 {
@@ -109,7 +118,7 @@ static bool take_open_call(json_t *open_calls, const char *id)
 
 json_t *events_to_messages(char **events, size_t n)
 {
-    json_t *messages = json_array(), *open_calls = json_array();
+    json_t *messages = json_array(), *open_calls = json_array(), *pending = json_array();
     const char *last_response = NULL;
     char *last_response_copy = NULL;
     for (size_t i = 0; i < n; i++) {
@@ -126,34 +135,44 @@ json_t *events_to_messages(char **events, size_t n)
         const char *response_id = json_string_value(json_object_get(response, "id"));
         source = source ? source : "";
 
-        if (action && strcmp(source, "user") == 0 && strcmp(action, "message") == 0) {
-            close_open_calls(messages, open_calls);
-            json_t *args = json_object_get(ev, "args");
-            json_array_append_new(messages, json_pack("{s:s, s:O}", "role", "user", "content",
-                                                      json_object_get(args, "content")));
-        } else if (action && strcmp(source, "agent") == 0 && json_is_object(response)) {
-            /* The first action of a model response replays the response itself. */
-            if (response_id && (!last_response || strcmp(last_response, response_id) != 0)) {
-                close_open_calls(messages, open_calls);
-                json_t *m = json_deep_copy(json_object_get(
-                    json_array_get(json_object_get(response, "choices"), 0), "message"));
-                if (json_is_object(m)) {
-                    json_object_set_new(m, "role", json_string("assistant"));
-                    json_t *calls = json_object_get(m, "tool_calls");
-                    size_t k;
-                    json_t *call;
-                    json_array_foreach(calls, k, call)
-                        json_array_append(open_calls, json_object_get(call, "id"));
-                    json_array_append_new(messages, m);
-                } else {
-                    json_decref(m);
-                }
-                free(last_response_copy);
-                last_response_copy = xstrdup(response_id);
-                last_response = last_response_copy;
+        /* The first event of a model response (an action, or the error observation of a call
+         * that could not become one) replays the response itself. */
+        if (json_is_object(response) && response_id &&
+            (!last_response || strcmp(last_response, response_id) != 0)) {
+            settle(messages, open_calls, pending);
+            json_t *m = json_deep_copy(json_object_get(
+                json_array_get(json_object_get(response, "choices"), 0), "message"));
+            if (json_is_object(m)) {
+                json_object_set_new(m, "role", json_string("assistant"));
+                json_t *calls = json_object_get(m, "tool_calls");
+                size_t k;
+                json_t *call;
+                json_array_foreach(calls, k, call)
+                    json_array_append(open_calls, json_object_get(call, "id"));
+                json_array_append_new(messages, m);
+            } else {
+                json_decref(m);
             }
+            free(last_response_copy);
+            last_response_copy = xstrdup(response_id);
+            last_response = last_response_copy;
+        }
+
+        if (action && strcmp(source, "user") == 0 && strcmp(action, "message") == 0) {
+            json_t *args = json_object_get(ev, "args");
+            json_array_append_new(json_array_size(open_calls) ? pending : messages,
+                                  json_pack("{s:s, s:O}", "role", "user", "content",
+                                            json_object_get(args, "content")));
+        } else if (action && json_is_object(response)) {
+            /* finish has no observation; the model's call still needs its result. */
+            const char *call_id = json_string_value(json_object_get(meta, "tool_call_id"));
+            if (strcmp(action, "finish") == 0 && call_id && take_open_call(open_calls, call_id))
+                json_array_append_new(messages,
+                                      json_pack("{s:s, s:s, s:s, s:s}", "role", "tool",
+                                                "tool_call_id", call_id, "name", "finish",
+                                                "content", "The task is marked as finished."));
         } else if (action && strcmp(source, "agent") == 0 && strcmp(action, "message") == 0) {
-            close_open_calls(messages, open_calls);
+            settle(messages, open_calls, pending);
             json_array_append_new(
                 messages, json_pack("{s:s, s:O}", "role", "assistant", "content",
                                     json_object_get(json_object_get(ev, "args"), "content")));
@@ -167,15 +186,17 @@ json_t *events_to_messages(char **events, size_t n)
                               "name", json_string_value(json_object_get(meta, "function_name")),
                               "content", content));
             } else if (!call_id && strcmp(obs, "error") == 0) {
-                close_open_calls(messages, open_calls);
+                settle(messages, open_calls, pending);
                 json_array_append_new(messages,
                                       json_pack("{s:s, s:O}", "role", "user", "content", content));
             }
         }
+        if (!json_array_size(open_calls)) settle(messages, open_calls, pending);
         json_decref(ev);
     }
-    close_open_calls(messages, open_calls);
+    settle(messages, open_calls, pending);
     json_decref(open_calls);
+    json_decref(pending);
     free(last_response_copy);
     return messages;
 }

@@ -55,12 +55,23 @@ struct http_request {
     struct auth auth; /* filled for ROUTE_ACCOUNT routes */
 };
 
+/* A body produced while it is sent (Server-Sent Events). `produce` appends what it has to
+ * `out` and returns 1, returns 0 when it has nothing now (it is called again after the next
+ * NOTIFY_EVENTS publish, or within 15 s to send a keep-alive), or -1 at the end (after what it
+ * appended). `free` releases ctx when the connection ends. */
+struct http_stream {
+    int (*produce)(void *ctx, struct buf *out);
+    void (*free)(void *ctx);
+    void *ctx;
+};
+
 struct http_response {
     unsigned status;
     struct buf body;
-    const char *content_type; /* default application/json */
-    long retry_after;         /* > 0: a Retry-After header */
-    const char *allow;        /* 405: the Allow header */
+    const char *content_type;   /* default application/json */
+    long retry_after;           /* > 0: a Retry-After header */
+    const char *allow;          /* 405: the Allow header */
+    struct http_stream *stream; /* set: the body is streamed (body ignored); owned */
 };
 
 /* Request accessors (values borrowed from the connection; valid during the request). */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "http/http.h"
+#include "http/stream.h"
 #include "util/json.h"
 #include "util/log.h"
 
@@ -61,15 +62,25 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_response *res)
 {
-    size_t len;
-    char *data = buf_detach(&res->body, &len);
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
-        free(data);
-        return MHD_NO;
+    struct MHD_Response *r;
+    if (res->stream) {
+        r = stream_response(conn, res->stream);
+        free(res->stream);
+        res->stream = NULL;
+        if (!r) return MHD_NO;
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+        MHD_add_response_header(r, "X-Accel-Buffering", "no"); /* proxies: do not buffer */
+    } else {
+        size_t len;
+        char *data = buf_detach(&res->body, &len);
+        r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+        if (!r) {
+            free(data);
+            return MHD_NO;
+        }
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                res->content_type ? res->content_type : "application/json");
     }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            res->content_type ? res->content_type : "application/json");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (res->retry_after > 0) {
         char v[24];
@@ -94,11 +105,25 @@ static enum MHD_Result query_has_nul(void *cls, enum MHD_ValueKind kind, const c
     return MHD_NO;
 }
 
-/* Routes, authenticates and runs the handler; always leaves a response in `res`. */
+/* Authenticates the caller as the route row says and runs the handler. */
+static int run_route(struct http_request *req, struct http_response *res, struct error *err)
+{
+    if (req->route->auth == ROUTE_ACCOUNT) {
+        int rc =
+            auth_bearer(req->app, http_header(req, MHD_HTTP_HEADER_AUTHORIZATION), &req->auth, err);
+        if (rc) return rc;
+    }
+    return req->route->handler(req, res, err);
+}
+
+/* Routes, authenticates and runs the handler; always leaves a response in `res`. A GET or
+ * HEAD runs in a read scope (store.h): the key check and the handler's reads share one
+ * snapshot, and the SQLite store one read transaction instead of one per read. */
 static void dispatch(struct http_request *req, struct http_response *res)
 {
+    struct store *store = req->app->store;
     struct error err = {0};
-    bool path_matched;
+    bool path_matched, read_only;
     int rc;
 
     if (req->body_too_large) {
@@ -114,12 +139,14 @@ static void dispatch(struct http_request *req, struct http_response *res)
         if (path_matched) res->allow = req->allow.data;
         goto out;
     }
-    if (req->route->auth == ROUTE_ACCOUNT) {
-        rc = auth_bearer(req->app, http_header(req, MHD_HTTP_HEADER_AUTHORIZATION), &req->auth,
-                         &err);
-        if (rc) goto out;
+    read_only = strcmp(req->method, MHD_HTTP_METHOD_GET) == 0 ||
+                strcmp(req->method, MHD_HTTP_METHOD_HEAD) == 0;
+    if (!read_only) {
+        rc = run_route(req, res, &err);
+    } else if (!(rc = store_read_begin(store, &err))) {
+        rc = run_route(req, res, &err);
+        store_read_end(store);
     }
-    rc = req->route->handler(req, res, &err);
 out:
     if (rc) {
         err.code = rc;
@@ -206,7 +233,8 @@ int http_server_start(struct app *app, const char *listen, int threads, struct h
     char *host;
     int port;
     struct sockaddr_storage ss = {0};
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    /* Suspend/resume: streamed responses wait without holding a thread (http/stream.c). */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 
     *out = NULL;
     if (!listen_parse(listen, &host, &port))
@@ -246,6 +274,7 @@ int http_server_start(struct app *app, const char *listen, int threads, struct h
                          "--listen 127.0.0.1:OTHER_PORT)",
                          listen, strerror(errno ? errno : EADDRINUSE));
     }
+    stream_start();
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? info->port : port;
     *out = srv;
@@ -255,6 +284,7 @@ int http_server_start(struct app *app, const char *listen, int threads, struct h
 void http_server_stop(struct http_server *srv)
 {
     if (!srv) return;
+    stream_stop();
     MHD_stop_daemon(srv->daemon);
     free(srv);
 }

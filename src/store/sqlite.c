@@ -1,16 +1,39 @@
 /*
  * store/sqlite: the SQLite back end of store.h. Owns the connection pool, the
  * per-connection cache of prepared statements, the transactions that keep the business
- * rules (concurrency limit, idempotency) atomic, and applying the migrations embedded
- * from src/store/migrations/sqlite.
+ * rules (concurrency limit, idempotency) atomic, the read scopes, and applying the
+ * migrations embedded from src/store/migrations/sqlite.
  *
- * Concurrency: a connection is used by one thread at a time (opened NOMUTEX, handed out
- * from a mutex-protected free list that grows on demand up to POOL_MAX). Reads run in
- * autocommit mode and never block on writers (WAL). Writers of this process queue on
- * `write_mu` before they ask SQLite for the write lock, so they wait on a mutex instead of
- * polling in SQLite's busy handler; other processes are kept out by SQLite's own lock
- * (BEGIN IMMEDIATE) and busy_timeout. Every check-then-write runs inside BEGIN IMMEDIATE,
- * so no two writers, in any process, can both pass the check.
+ * Connections: a connection is used by one thread at a time (opened NOMUTEX). Each thread
+ * that uses the store gets a connection of its own ("thread-affine"): the first connection
+ * it gives back is kept in a thread-local slot instead of the shared free list, and its later
+ * operations take it without touching the pool's mutex (an HTTP worker thread runs every
+ * request on the same connection, its statement cache and page cache stay warm, and the
+ * workers do not meet on `pool_mu`). At most AFFINE_MAX connections are owned so; threads
+ * beyond that, and nested use while the thread's connection is busy, take connections from
+ * the shared free list (mutex-protected, grows on demand up to POOL_MAX). A thread's
+ * connection goes back to the free list when the thread exits (a pthread key destructor, which
+ * finds the store through the registry of open stores so that it never touches a closed one);
+ * close() closes every connection, owned ones included. A thread's slot names its store by a
+ * process-unique id, never compared against a freed store's memory: a slot left by a closed
+ * store is simply not used again.
+ *
+ * Read scopes (store.h read_begin/read_end): per thread. The scope's first read takes a
+ * connection (normally the thread's own), runs BEGIN (deferred) and keeps that read
+ * transaction open for the scope's later reads, which therefore see one WAL snapshot and pay
+ * the read-transaction begin and end (shared-memory locks) once; read_end commits it and gives
+ * the connection back. A write inside a scope first ends the read transaction (a read
+ * transaction cannot become a write transaction reliably under WAL: SQLITE_BUSY_SNAPSHOT),
+ * then writes as usual on the same connection; the next read in the scope begins a new
+ * snapshot, which includes the write. key_authenticate's once-a-minute last_used_at
+ * write-back is such a write.
+ *
+ * Transactions: reads outside a scope run in autocommit mode and never block on writers
+ * (WAL). Writers of this process queue on `write_mu` before they ask SQLite for the write
+ * lock, so they wait on a mutex instead of polling in SQLite's busy handler; other processes
+ * are kept out by SQLite's own lock (BEGIN IMMEDIATE) and busy_timeout. Every
+ * check-then-write runs inside BEGIN IMMEDIATE, so no two writers, in any process, can both
+ * pass the check.
  */
 #include "store/store.h"
 
@@ -26,7 +49,8 @@
 #include "util/embedded.h"
 #include "util/timeutil.h"
 
-#define POOL_MAX        16
+#define POOL_MAX        32
+#define AFFINE_MAX      24 /* connections owned by threads; POOL_MAX - AFFINE_MAX stay shared */
 #define BUSY_TIMEOUT_MS 5000
 
 /* The columns read_conversation() expects, in order. */
@@ -40,7 +64,8 @@
 
 /* Every statement this back end runs; prepared lazily per connection and kept. */
 enum stmt_id {
-    ST_BEGIN,
+    ST_BEGIN, /* the transaction statements first (scope_read_begin) */
+    ST_BEGIN_READ,
     ST_COMMIT,
     ST_ROLLBACK,
     ST_MIG_HAS,
@@ -70,11 +95,27 @@ enum stmt_id {
     ST_EVENT_INSERT,
     ST_EVENT_LIST_ASC,
     ST_EVENT_LIST_DESC,
+    ST_RUN_CHECK,
+    ST_RUN_NEXT_EVENT,
+    ST_RUN_UPDATE,
+    ST_MSG_STATUS,
+    ST_MSG_QUEUE,
+    ST_CLAIM_PICK,
+    ST_CLAIM_TAKE,
+    ST_RENEW,
+    ST_SETTINGS_GET,
+    ST_SETTINGS_PUT,
+    ST_SECRET_LIST,
+    ST_SECRET_INSERT,
+    ST_SECRET_UPDATE,
+    ST_SECRET_DELETE,
+    ST_CLAIM_GET,
     ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_BEGIN_READ] = "BEGIN", /* deferred: the first read takes the snapshot */
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_MIG_HAS] = "SELECT 1 FROM schema_migrations WHERE version = ?1",
@@ -136,25 +177,101 @@ static const char *const stmt_sql[ST_COUNT] = {
                           "AND id BETWEEN ?2 AND ?3 ORDER BY id ASC LIMIT ?4",
     [ST_EVENT_LIST_DESC] = "SELECT body FROM events WHERE conversation_id = ?1 "
                            "AND id BETWEEN ?2 AND ?3 ORDER BY id DESC LIMIT ?4",
+    /* The runtime: a runner writes only while it holds the conversation and it is active. */
+    [ST_RUN_CHECK] = "SELECT 1 FROM conversations WHERE id = ?1 AND (?2 IS NULL OR "
+                     "(runner = ?2 AND status IN " ACTIVE_IN "))",
+    [ST_RUN_NEXT_EVENT] = "UPDATE conversations SET next_event_id = next_event_id + 1 "
+                          "WHERE id = ?1 RETURNING next_event_id - 1",
+    /* NULL leaves a field; '' clears runtime_status, error, branch. ?11 = 1 releases the
+     * runner's claim. Leaving the active statuses always lets go of the runner. */
+    [ST_RUN_UPDATE] =
+        "UPDATE conversations SET status = COALESCE(?2, status), "
+        "agent_state = COALESCE(?3, agent_state), "
+        "runtime_status = CASE WHEN ?4 IS NULL THEN runtime_status WHEN ?4 = '' THEN NULL "
+        "ELSE ?4 END, "
+        "error = CASE WHEN ?5 IS NULL THEN error WHEN ?5 = '' THEN NULL ELSE ?5 END, "
+        "metrics = COALESCE(?6, metrics), title = COALESCE(?7, title), "
+        "branch = CASE WHEN ?8 IS NULL THEN branch WHEN ?8 = '' THEN NULL ELSE ?8 END, "
+        "pull_requests = COALESCE(?9, pull_requests), updated_at = ?10, "
+        "runner = CASE WHEN ?11 OR COALESCE(?2, status) NOT IN " ACTIVE_IN " THEN NULL "
+        "ELSE runner END, "
+        "lease_until = CASE WHEN ?11 OR COALESCE(?2, status) NOT IN " ACTIVE_IN " THEN NULL "
+        "ELSE lease_until END, "
+        "queued_at = CASE WHEN COALESCE(?2, status) NOT IN " ACTIVE_IN " THEN NULL "
+        "WHEN ?11 THEN COALESCE(queued_at, ?10) ELSE queued_at END "
+        "WHERE id = ?1",
+    [ST_MSG_STATUS] = "SELECT status FROM conversations WHERE id = ?1 AND account_id = ?2",
+    [ST_MSG_QUEUE] = "UPDATE conversations SET status = '" CONV_STARTING "', "
+                     "agent_state = 'loading', error = NULL, runtime_status = NULL, "
+                     "updated_at = ?2, queued_at = ?2, runner = NULL, lease_until = NULL "
+                     "WHERE id = ?1",
+    /* Waiting for a runner: active and held by none (queued, or handed back), or held under a
+     * lease that ran out (its runner died). Oldest first. */
+    [ST_CLAIM_PICK] = "SELECT id FROM conversations WHERE status IN " ACTIVE_IN " "
+                      "AND (runner IS NULL OR lease_until < ?1) "
+                      "ORDER BY COALESCE(queued_at, updated_at) LIMIT 1",
+    [ST_CLAIM_TAKE] = "UPDATE conversations SET runner = ?2, lease_until = ?3, queued_at = NULL "
+                      "WHERE id = ?1",
+    [ST_RENEW] = "UPDATE conversations SET lease_until = ?3 WHERE id = ?1 AND runner = ?2 "
+                 "AND status IN " ACTIVE_IN,
+    [ST_SETTINGS_GET] = "SELECT body FROM settings WHERE account_id = ?1",
+    [ST_SETTINGS_PUT] = "INSERT INTO settings(account_id, body) VALUES(?1, ?2) "
+                        "ON CONFLICT(account_id) DO UPDATE SET body = excluded.body",
+    [ST_SECRET_LIST] = "SELECT name, description, value_sealed, created_at FROM secrets "
+                       "WHERE account_id = ?1 ORDER BY name",
+    [ST_SECRET_INSERT] = "INSERT INTO secrets(account_id, name, description, value_sealed, "
+                         "created_at) VALUES(?1, ?2, COALESCE(?3, ''), ?4, ?5)",
+    [ST_SECRET_UPDATE] = "UPDATE secrets SET description = COALESCE(?3, description), "
+                         "value_sealed = COALESCE(?4, value_sealed) "
+                         "WHERE account_id = ?1 AND name = ?2",
+    [ST_SECRET_DELETE] = "DELETE FROM secrets WHERE account_id = ?1 AND name = ?2",
+    [ST_CLAIM_GET] = "SELECT " CONV_COLS " FROM conversations WHERE id = ?1",
 };
 
 struct conn {
     sqlite3 *db;
     sqlite3_stmt *stmt[ST_COUNT];
-    struct conn *next; /* free list */
-    int rc;            /* the SQLite result code of the last failure (extended) */
-    bool broken;       /* left in an unknown state: close instead of reusing */
+    struct conn *next;     /* free list */
+    struct conn *all_next; /* every open connection of the store, owned ones included */
+    int rc;                /* the SQLite result code of the last failure (extended) */
+    bool broken;           /* left in an unknown state: close instead of reusing */
+    bool owned;            /* a thread's own connection: in its slot, never in the free list */
 };
 
 struct sqlite_store {
     struct store base;
     char *path;
-    pthread_mutex_t pool_mu;
+    uint64_t id;                    /* unique in the process; what thread slots refer to */
+    struct sqlite_store *live_next; /* the registry of open stores (live_mu) */
+    pthread_mutex_t pool_mu;        /* guards the fields below up to write_mu */
     pthread_cond_t pool_cv;
     struct conn *free_list;
-    int nconns; /* open or being opened, in use or free */
+    struct conn *all;
+    int nconns; /* open or being opened, in use, free or owned */
+    int nowned; /* owned by a thread */
     pthread_mutex_t write_mu;
 };
+
+/* What a thread keeps: its own connection to one store, and its read scope. Only this thread
+ * reads or writes it (the exit destructor runs in the thread too). */
+struct thread_slot {
+    uint64_t store_id; /* the store `conn` belongs to; 0: none. The store may have been closed:
+                        * `conn` is used only while a caller holds the store with this id. */
+    struct conn *conn; /* the thread's own connection */
+    bool busy;         /* `conn` is in use by an operation (or a scope) of this thread */
+    int scope_depth;   /* read_begin calls not yet ended */
+    uint64_t scope_store_id;
+    struct conn *scope_conn; /* the scope's connection; NULL until its first operation */
+    bool scope_tx;           /* a read transaction is open on scope_conn */
+};
+
+static _Thread_local struct thread_slot tls;
+
+/* The registry of open stores, so that a thread's exit never touches a closed one. */
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct sqlite_store *live_stores;
+static uint64_t last_store_id;
+static pthread_key_t slot_key; /* only for its destructor: thread exit gives `tls.conn` back */
 
 /* Turns a failed SQLite call into an error record. Must run before anything else touches
  * the connection so sqlite3_errmsg() still describes this failure. The message is SQLite's
@@ -210,8 +327,24 @@ static int q_vbind(sqlite3_stmt *q, const char *fmt, va_list ap)
     return rc;
 }
 
+static int q_exec(struct conn *cn, struct error *err, enum stmt_id id, const char *fmt, ...);
+
+/* Inside a read scope, the first read-only statement on the scope's connection begins the
+ * scope's read transaction (deferred: the statement itself takes the snapshot). Never inside
+ * a write transaction, nor for the transaction statements themselves. */
+static int scope_read_begin(struct conn *cn, enum stmt_id id, sqlite3_stmt *q, struct error *err)
+{
+    if (cn != tls.scope_conn || tls.scope_tx || id <= ST_ROLLBACK || !sqlite3_stmt_readonly(q) ||
+        !sqlite3_get_autocommit(cn->db))
+        return 0;
+    int rc = q_exec(cn, err, ST_BEGIN_READ, "");
+    if (!rc) tls.scope_tx = true;
+    return rc;
+}
+
 /* Gets statement `id` of this connection (preparing it on first use) with its parameters
- * bound per `fmt` (see q_vbind). On success the caller steps it and ends with q_done(). */
+ * bound per `fmt` (see q_vbind); in a read scope, a read begins the scope's read transaction
+ * first. On success the caller steps it and ends with q_done(). */
 static int q_vprep(struct conn *cn, enum stmt_id id, sqlite3_stmt **out, struct error *err,
                    const char *fmt, va_list ap)
 {
@@ -225,7 +358,9 @@ static int q_vprep(struct conn *cn, enum stmt_id id, sqlite3_stmt **out, struct 
         }
     }
     sqlite3_stmt *q = cn->stmt[id];
-    int rc = q_vbind(q, fmt, ap);
+    int rc = scope_read_begin(cn, id, q, err);
+    if (rc) return rc;
+    rc = q_vbind(q, fmt, ap);
     if (rc != SQLITE_OK) {
         int code = db_error(cn, rc, err);
         q_done(q);
@@ -396,10 +531,86 @@ static int conn_open(const char *path, struct conn **out, struct error *err)
     return 0;
 }
 
-/* Takes a free connection, opens a new one while the pool is below POOL_MAX, or waits for
- * one to be given back. */
-static int conn_get(struct sqlite_store *s, struct conn **out, struct error *err)
+static struct sqlite_store *live_find(uint64_t id) /* under live_mu */
 {
+    struct sqlite_store *s = live_stores;
+    while (s && s->id != id) s = s->live_next;
+    return s;
+}
+
+/* Removes a connection from the store's list of all connections; under pool_mu. */
+static void conn_unlink(struct sqlite_store *s, struct conn *cn)
+{
+    struct conn **p = &s->all;
+    while (*p && *p != cn) p = &(*p)->all_next;
+    if (*p) *p = cn->all_next;
+}
+
+/* Ends a transaction left open on a connection given back (a bug, or a thread that exited
+ * inside a read scope); one that cannot be rolled back is marked broken. */
+static void conn_settle(struct conn *cn)
+{
+    if (!cn->broken && !sqlite3_get_autocommit(cn->db) &&
+        sqlite3_exec(cn->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+        cn->broken = true;
+}
+
+/* Puts a connection that is no longer anyone's back in the free list, or closes it when it is
+ * broken; under pool_mu. Returns it when the caller must close it (after unlocking). */
+static struct conn *conn_release_locked(struct sqlite_store *s, struct conn *cn)
+{
+    if (cn->owned) {
+        cn->owned = false;
+        s->nowned--;
+    }
+    pthread_cond_signal(&s->pool_cv);
+    if (cn->broken) {
+        conn_unlink(s, cn);
+        s->nconns--;
+        return cn;
+    }
+    cn->next = s->free_list;
+    s->free_list = cn;
+    return NULL;
+}
+
+/* Thread exit (the slot_key destructor): the thread's own connection, and the connection of a
+ * read scope it failed to end, go back to their store's free list if the store is still
+ * open. live_mu keeps the store from being closed meanwhile. */
+static void slot_release(void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&live_mu);
+    struct conn *gone[2] = {NULL, NULL};
+    struct sqlite_store *s;
+    if (tls.scope_conn && tls.scope_conn != tls.conn && (s = live_find(tls.scope_store_id))) {
+        conn_settle(tls.scope_conn);
+        pthread_mutex_lock(&s->pool_mu);
+        gone[0] = conn_release_locked(s, tls.scope_conn);
+        pthread_mutex_unlock(&s->pool_mu);
+    }
+    if (tls.conn && (s = live_find(tls.store_id))) {
+        conn_settle(tls.conn);
+        pthread_mutex_lock(&s->pool_mu);
+        gone[1] = conn_release_locked(s, tls.conn);
+        pthread_mutex_unlock(&s->pool_mu);
+    }
+    pthread_mutex_unlock(&live_mu);
+    for (int i = 0; i < 2; i++)
+        if (gone[i]) conn_close(gone[i]);
+    memset(&tls, 0, sizeof(tls));
+}
+
+/* The thread's own connection to `s` when it has one and it is free; else takes a free
+ * connection, opens a new one while the pool is below POOL_MAX, or waits for one to be given
+ * back. */
+static int conn_take(struct sqlite_store *s, struct conn **out, struct error *err)
+{
+    if (tls.store_id == s->id && tls.conn && !tls.busy) { /* the hot path: no lock */
+        tls.busy = true;
+        *out = tls.conn;
+        return 0;
+    }
     pthread_mutex_lock(&s->pool_mu);
     while (!s->free_list && s->nconns >= POOL_MAX) pthread_cond_wait(&s->pool_cv, &s->pool_mu);
     if (s->free_list) {
@@ -411,32 +622,102 @@ static int conn_get(struct sqlite_store *s, struct conn **out, struct error *err
     s->nconns++; /* reserve the slot; open outside the lock */
     pthread_mutex_unlock(&s->pool_mu);
     int rc = conn_open(s->path, out, err);
+    pthread_mutex_lock(&s->pool_mu);
     if (rc) {
-        pthread_mutex_lock(&s->pool_mu);
         s->nconns--;
         pthread_cond_signal(&s->pool_cv);
-        pthread_mutex_unlock(&s->pool_mu);
+    } else {
+        (*out)->all_next = s->all;
+        s->all = *out;
     }
+    pthread_mutex_unlock(&s->pool_mu);
     return rc;
 }
 
-/* Gives a connection back. One left inside a transaction (a bug) is rolled back; one that
- * cannot be trusted any more is closed instead. */
+/* Whether this thread may take `s`'s connection as its own: it owns none (or only one of a
+ * store that has been closed since). */
+static bool slot_free_for(struct sqlite_store *s)
+{
+    if (!tls.store_id || !tls.conn) return true;
+    if (tls.store_id == s->id) return false;
+    pthread_mutex_lock(&live_mu);
+    bool other_open = live_find(tls.store_id) != NULL;
+    pthread_mutex_unlock(&live_mu);
+    return !other_open;
+}
+
+/* Gives a connection back: the thread's own stays in its slot; a shared one becomes the
+ * thread's own when the thread has none and fewer than AFFINE_MAX are owned, else it goes back
+ * to the free list. One left inside a transaction (a bug) is rolled back; one that cannot be
+ * trusted any more is closed instead. */
+static void conn_give(struct sqlite_store *s, struct conn *cn)
+{
+    conn_settle(cn);
+    if (cn == tls.conn && tls.store_id == s->id) {
+        tls.busy = false;
+        if (!cn->broken) return; /* the hot path: no lock */
+        tls.conn = NULL;
+        tls.store_id = 0;
+    } else if (!cn->broken && slot_free_for(s)) {
+        pthread_mutex_lock(&s->pool_mu);
+        bool adopt = s->nowned < AFFINE_MAX;
+        if (adopt) {
+            cn->owned = true;
+            s->nowned++;
+        }
+        pthread_mutex_unlock(&s->pool_mu);
+        if (adopt) {
+            tls.store_id = s->id;
+            tls.conn = cn;
+            tls.busy = false;
+            (void)pthread_setspecific(slot_key, &tls); /* non-NULL: the destructor runs */
+            return;
+        }
+    }
+    pthread_mutex_lock(&s->pool_mu);
+    struct conn *gone = conn_release_locked(s, cn);
+    pthread_mutex_unlock(&s->pool_mu);
+    if (gone) conn_close(gone);
+}
+
+/* ---- read scopes ---- */
+
+static bool in_scope(const struct sqlite_store *s)
+{
+    return tls.scope_depth > 0 && tls.scope_store_id == s->id;
+}
+
+/* The connection for one operation: inside this thread's read scope on `s`, the scope's
+ * connection (taken at the scope's first operation and kept until read_end); else as
+ * conn_take. Every operation gets its connection here and gives it back with conn_put. */
+static int conn_get(struct sqlite_store *s, struct conn **out, struct error *err)
+{
+    if (!in_scope(s)) return conn_take(s, out, err);
+    if (!tls.scope_conn) {
+        int rc = conn_take(s, &tls.scope_conn, err);
+        if (rc) {
+            tls.scope_conn = NULL;
+            return rc;
+        }
+    }
+    *out = tls.scope_conn;
+    return 0;
+}
+
 static void conn_put(struct sqlite_store *s, struct conn *cn)
 {
-    if (!cn->broken && !sqlite3_get_autocommit(cn->db) &&
-        sqlite3_exec(cn->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
-        cn->broken = true;
-    pthread_mutex_lock(&s->pool_mu);
-    if (cn->broken) {
-        s->nconns--;
-    } else {
-        cn->next = s->free_list;
-        s->free_list = cn;
-    }
-    pthread_cond_signal(&s->pool_cv);
-    pthread_mutex_unlock(&s->pool_mu);
-    if (cn->broken) conn_close(cn);
+    if (in_scope(s) && cn == tls.scope_conn) return; /* kept until read_end */
+    conn_give(s, cn);
+}
+
+/* Before a write: when `cn` holds this thread's scope read transaction, ends it (commits the
+ * read; there is nothing else in it), so the write runs as usual and the scope's next read
+ * takes a new snapshot that includes it. */
+static void read_tx_end(struct conn *cn)
+{
+    if (cn != tls.scope_conn || !tls.scope_tx) return;
+    tls.scope_tx = false;
+    if (q_exec(cn, NULL, ST_COMMIT, "")) conn_settle(cn);
 }
 
 /* ---- transactions ---- */
@@ -445,6 +726,7 @@ static void conn_put(struct sqlite_store *s, struct conn *cn)
  * Ends with tx_commit() or tx_rollback(), which release both. */
 static int tx_begin(struct sqlite_store *s, struct conn *cn, struct error *err)
 {
+    read_tx_end(cn);
     pthread_mutex_lock(&s->write_mu);
     int rc = q_exec(cn, err, ST_BEGIN, "");
     if (rc) pthread_mutex_unlock(&s->write_mu);
@@ -484,6 +766,7 @@ static int write_one(struct sqlite_store *s, struct conn *cn, struct error *err,
 {
     sqlite3_stmt *q;
     va_list ap;
+    read_tx_end(cn);
     pthread_mutex_lock(&s->write_mu);
     va_start(ap, fmt);
     int rc = q_vprep(cn, id, &q, err, fmt, ap);
@@ -504,12 +787,34 @@ static bool is_unique_violation(const struct conn *cn, int rc)
 
 /* ---- operations ---- */
 
+/* Closes every connection, the threads' own ones included. No operation may be running; a
+ * thread that owned a connection keeps a slot naming this store's id, which no store will
+ * have again, so the slot is never used. */
 static void sq_close(struct store *store)
 {
     struct sqlite_store *s = store->impl;
-    while (s->free_list) {
-        struct conn *cn = s->free_list;
-        s->free_list = cn->next;
+    pthread_mutex_lock(&live_mu);
+    for (struct sqlite_store **p = &live_stores; *p; p = &(*p)->live_next) {
+        if (*p == s) {
+            *p = s->live_next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&live_mu);
+    if (tls.store_id == s->id) { /* the closing thread's own slot; other threads' are dead */
+        tls.store_id = 0;
+        tls.conn = NULL;
+        tls.busy = false;
+    }
+    if (tls.scope_store_id == s->id) {
+        tls.scope_depth = 0;
+        tls.scope_store_id = 0;
+        tls.scope_conn = NULL;
+        tls.scope_tx = false;
+    }
+    while (s->all) {
+        struct conn *cn = s->all;
+        s->all = cn->all_next;
         conn_close(cn);
     }
     pthread_mutex_destroy(&s->pool_mu);
@@ -517,6 +822,28 @@ static void sq_close(struct store *store)
     pthread_mutex_destroy(&s->write_mu);
     free(s->path);
     free(s);
+}
+
+/* Read scopes: see the top of this file. A thread has a scope on one store at a time. */
+static int sq_read_begin(struct store *store, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    if (tls.scope_depth > 0 && tls.scope_store_id != s->id)
+        return error_set(err, ERR_INTERNAL, "a read scope on another store is open in this thread");
+    tls.scope_store_id = s->id;
+    tls.scope_depth++;
+    return 0;
+}
+
+static void sq_read_end(struct store *store)
+{
+    struct sqlite_store *s = store->impl;
+    if (!in_scope(s) || --tls.scope_depth > 0) return;
+    struct conn *cn = tls.scope_conn;
+    if (cn) read_tx_end(cn);
+    tls.scope_conn = NULL;
+    tls.scope_store_id = 0;
+    if (cn) conn_give(s, cn);
 }
 
 /* The version of a migration file: its leading number ("001_init.sql" is 1); 0 if none. */
@@ -559,6 +886,7 @@ static int sq_migrate(struct store *store, int *version, struct error *err)
     int rc = conn_get(s, &cn, err);
     if (rc) return rc;
     pthread_mutex_lock(&s->write_mu);
+    read_tx_end(cn);
     int erc = sqlite3_exec(cn->db,
                            "CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER PRIMARY "
                            "KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
@@ -1053,6 +1381,343 @@ static int sq_event_list(struct store *store, const char *conversation_id, int64
     return 0;
 }
 
+/* ---- the runtime: events, claims, settings, secrets ---- */
+
+/* The runner rule of store.h: with a runner, it must hold the conversation and the
+ * conversation must be active; without one, the conversation must exist. */
+static int run_check(struct conn *cn, const char *id, const char *runner, struct error *err)
+{
+    int64_t ok;
+    int rc = q_int64(cn, err, &ok, ST_RUN_CHECK, "tt", id, runner);
+    if (rc || ok) return rc;
+    return runner ? error_set(err, ERR_CONFLICT, "the conversation is no longer this runner's")
+                  : error_set(err, ERR_NOT_FOUND, "conversation not found");
+}
+
+/* Gives the event the conversation's next id (and a timestamp when it has none) and stores
+ * it. Inside the caller's transaction. */
+static int insert_event(struct conn *cn, const char *conversation_id, json_t *event, int64_t now,
+                        int64_t *id, struct error *err)
+{
+    int64_t next;
+    int rc = q_int64(cn, err, &next, ST_RUN_NEXT_EVENT, "t", conversation_id);
+    if (rc) return rc;
+    json_object_set_new(event, "id", json_integer(next));
+    if (!json_object_get(event, "timestamp")) {
+        char iso[ISO_TIME_LEN];
+        json_object_set_new(event, "timestamp", json_string(time_format_iso(now, iso)));
+    }
+    char *body = json_dumps(event, JSON_COMPACT);
+    if (!body) return error_set(err, ERR_INTERNAL, "an event could not be serialized");
+    rc = q_exec(cn, err, ST_EVENT_INSERT, "tlt", conversation_id, next, body);
+    free(body);
+    if (!rc && id) *id = next;
+    return rc;
+}
+
+static int apply_update(struct conn *cn, const char *id, const struct conversation_update *u,
+                        int64_t now, struct error *err)
+{
+    if (!u) return 0;
+    return q_exec(cn, err, ST_RUN_UPDATE, "tttttttttli", id, u->status, u->agent_state,
+                  u->runtime_status, u->error, u->metrics, u->title, u->branch, u->pull_requests,
+                  now, u->release ? 1 : 0);
+}
+
+static int sq_event_append(struct store *store, const char *conversation_id, const char *runner,
+                           json_t *event, const struct conversation_update *upd, int64_t now,
+                           int64_t *id, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = tx_begin(s, cn, err);
+    if (!rc) {
+        int body = run_check(cn, conversation_id, runner, err);
+        if (!body) body = insert_event(cn, conversation_id, event, now, id, err);
+        if (!body) body = apply_update(cn, conversation_id, upd, now, err);
+        rc = tx_end(s, cn, body, err);
+    }
+    conn_put(s, cn);
+    return rc;
+}
+
+static int sq_conversation_update(struct store *store, const char *conversation_id,
+                                  const char *runner, const struct conversation_update *upd,
+                                  int64_t now, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = tx_begin(s, cn, err);
+    if (!rc) {
+        int body = run_check(cn, conversation_id, runner, err);
+        if (!body) body = apply_update(cn, conversation_id, upd, now, err);
+        rc = tx_end(s, cn, body, err);
+    }
+    conn_put(s, cn);
+    return rc;
+}
+
+/* The body of conversation_message, inside its transaction. */
+static int message_in_tx(struct conn *cn, int64_t account_id, const char *id, json_t *event,
+                         int limit, int64_t now, int64_t *event_id, bool *queued, int *current,
+                         struct error *err)
+{
+    sqlite3_stmt *q;
+    bool row;
+    char *status = NULL;
+    int rc = q_prep(cn, ST_MSG_STATUS, &q, err, "tl", id, account_id);
+    if (rc) return rc;
+    rc = q_step(cn, q, &row, err);
+    if (!rc && row) status = col_str(q, 0);
+    q_done(q);
+    if (!rc && !row) rc = error_set(err, ERR_NOT_FOUND, "conversation not found");
+    bool active = conversation_status_is_active(status);
+    free(status);
+    if (!rc && !active && limit > 0) rc = check_limit(cn, account_id, limit, current, err);
+    if (!rc) rc = insert_event(cn, id, event, now, event_id, err);
+    if (!rc && !active) {
+        rc = q_exec(cn, err, ST_MSG_QUEUE, "tl", id, now);
+        *queued = !rc;
+    }
+    return rc;
+}
+
+static int sq_conversation_message(struct store *store, int64_t account_id,
+                                   const char *conversation_id, json_t *event, int limit,
+                                   int64_t now, int64_t *id, bool *queued, int *current,
+                                   struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    bool ignored_queued;
+    int ignored_current;
+    if (!queued) queued = &ignored_queued;
+    if (!current) current = &ignored_current;
+    *queued = false;
+    *current = 0;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = tx_begin(s, cn, err);
+    if (!rc)
+        rc = tx_end(s, cn,
+                    message_in_tx(cn, account_id, conversation_id, event, limit, now, id, queued,
+                                  current, err),
+                    err);
+    conn_put(s, cn);
+    if (rc) *queued = false;
+    return rc;
+}
+
+/* The body of conversation_claim, inside its transaction. */
+static int claim_in_tx(struct conn *cn, const char *runner, int64_t now, int64_t lease_until,
+                       struct conversation *out, struct error *err)
+{
+    sqlite3_stmt *q;
+    bool row;
+    char *id = NULL;
+    int rc = q_prep(cn, ST_CLAIM_PICK, &q, err, "l", now);
+    if (rc) return rc;
+    rc = q_step(cn, q, &row, err);
+    if (!rc && row) id = col_str(q, 0);
+    q_done(q);
+    if (!rc && !row) rc = ERR_NOT_FOUND;
+    if (!rc) rc = q_exec(cn, err, ST_CLAIM_TAKE, "ttl", id, runner, lease_until);
+    if (!rc) rc = q_prep(cn, ST_CLAIM_GET, &q, err, "t", id);
+    if (!rc) {
+        rc = q_step(cn, q, &row, err);
+        if (!rc && row) read_conversation(q, out);
+        q_done(q);
+    }
+    free(id);
+    return rc;
+}
+
+static int sq_conversation_claim(struct store *store, const char *runner, int64_t now,
+                                 int64_t lease_until, struct conversation *out, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    memset(out, 0, sizeof(*out));
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    /* Most calls find nothing: look without the write lock first. */
+    int64_t waiting = 0;
+    sqlite3_stmt *q;
+    bool row = false;
+    rc = q_prep(cn, ST_CLAIM_PICK, &q, err, "l", now);
+    if (!rc) {
+        rc = q_step(cn, q, &row, err);
+        q_done(q);
+        waiting = row;
+    }
+    if (!rc && !waiting) rc = ERR_NOT_FOUND;
+    if (!rc) rc = tx_begin(s, cn, err);
+    if (!rc) rc = tx_end(s, cn, claim_in_tx(cn, runner, now, lease_until, out, err), err);
+    conn_put(s, cn);
+    if (rc) conversation_free(out);
+    return rc;
+}
+
+static int sq_conversation_renew(struct store *store, const char *conversation_id,
+                                 const char *runner, int64_t lease_until, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = write_one(s, cn, err, ST_RENEW, "ttl", conversation_id, runner, lease_until);
+    if (!rc && sqlite3_changes(cn->db) == 0)
+        rc = error_set(err, ERR_CONFLICT, "the conversation is no longer this runner's");
+    conn_put(s, cn);
+    return rc;
+}
+
+/* The stored settings object of an account ({} when none). */
+static int settings_read(struct conn *cn, int64_t account_id, json_t **out, struct error *err)
+{
+    sqlite3_stmt *q;
+    bool row;
+    *out = NULL;
+    int rc = q_prep(cn, ST_SETTINGS_GET, &q, err, "l", account_id);
+    if (rc) return rc;
+    rc = q_step(cn, q, &row, err);
+    if (!rc && row) {
+        const char *text = (const char *)sqlite3_column_text(q, 0);
+        *out = json_loads(text ? text : "{}", 0, NULL);
+    }
+    q_done(q);
+    if (!rc && !json_is_object(*out)) {
+        json_decref(*out);
+        *out = json_object();
+    }
+    return rc;
+}
+
+static int sq_settings_get(struct store *store, int64_t account_id, json_t **out, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = settings_read(cn, account_id, out, err);
+    conn_put(s, cn);
+    return rc;
+}
+
+static int settings_put_in_tx(struct conn *cn, int64_t account_id, json_t *changes,
+                              struct error *err)
+{
+    json_t *cur;
+    int rc = settings_read(cn, account_id, &cur, err);
+    if (rc) return rc;
+    const char *key;
+    json_t *v;
+    json_object_foreach(changes, key, v)
+    {
+        if (json_is_null(v))
+            json_object_del(cur, key);
+        else
+            json_object_set(cur, key, v);
+    }
+    char *body = json_dumps(cur, JSON_COMPACT);
+    json_decref(cur);
+    if (!body) return error_set(err, ERR_INTERNAL, "settings could not be serialized");
+    rc = q_exec(cn, err, ST_SETTINGS_PUT, "lt", account_id, body);
+    free(body);
+    if (rc && cn->rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+        return error_set(err, ERR_NOT_FOUND, "account not found");
+    return rc;
+}
+
+static int sq_settings_put(struct store *store, int64_t account_id, json_t *changes,
+                           struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = tx_begin(s, cn, err);
+    if (!rc) rc = tx_end(s, cn, settings_put_in_tx(cn, account_id, changes, err), err);
+    conn_put(s, cn);
+    return rc;
+}
+
+static int sq_secret_list(struct store *store, int64_t account_id, struct secret **out, size_t *n,
+                          struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    sqlite3_stmt *q;
+    struct secret *v = NULL;
+    size_t len = 0, cap = 0;
+    *out = NULL;
+    *n = 0;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = q_prep(cn, ST_SECRET_LIST, &q, err, "l", account_id);
+    if (!rc) {
+        bool row = true;
+        while (!(rc = q_step(cn, q, &row, err)) && row) {
+            v = grow(v, len, &cap, sizeof(*v));
+            v[len].name = col_str(q, 0);
+            v[len].description = col_str(q, 1);
+            v[len].value_sealed = col_str(q, 2);
+            v[len].created_at = sqlite3_column_int64(q, 3);
+            len++;
+        }
+        q_done(q);
+    }
+    conn_put(s, cn);
+    if (rc) {
+        secret_list_free(v, len);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+static int sq_secret_put(struct store *store, int64_t account_id, const char *name,
+                         const char *description, const char *value_sealed, bool create,
+                         int64_t now, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    if (create && !value_sealed) return error_set(err, ERR_INTERNAL, "a new secret needs a value");
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    if (create) {
+        rc = write_one(s, cn, err, ST_SECRET_INSERT, "ltttl", account_id, name, description,
+                       value_sealed, now);
+        if (is_unique_violation(cn, rc))
+            rc = error_set(err, ERR_CONFLICT, "secret %s already exists", name);
+    } else {
+        rc = write_one(s, cn, err, ST_SECRET_UPDATE, "lttt", account_id, name, description,
+                       value_sealed);
+        if (!rc && sqlite3_changes(cn->db) == 0)
+            rc = error_set(err, ERR_NOT_FOUND, "secret not found");
+    }
+    conn_put(s, cn);
+    return rc;
+}
+
+static int sq_secret_delete(struct store *store, int64_t account_id, const char *name,
+                            struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = write_one(s, cn, err, ST_SECRET_DELETE, "lt", account_id, name);
+    if (!rc && sqlite3_changes(cn->db) == 0) rc = error_set(err, ERR_NOT_FOUND, "secret not found");
+    conn_put(s, cn);
+    return rc;
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1073,18 +1738,35 @@ static const struct store_ops sqlite_ops = {
     .conversation_set_status = sq_conversation_set_status,
     .conversation_delete = sq_conversation_delete,
     .event_list = sq_event_list,
+    .event_append = sq_event_append,
+    .conversation_update = sq_conversation_update,
+    .conversation_message = sq_conversation_message,
+    .conversation_claim = sq_conversation_claim,
+    .conversation_renew = sq_conversation_renew,
+    .settings_get = sq_settings_get,
+    .settings_put = sq_settings_put,
+    .secret_list = sq_secret_list,
+    .secret_put = sq_secret_put,
+    .secret_delete = sq_secret_delete,
+    .read_begin = sq_read_begin,
+    .read_end = sq_read_end,
 };
 
-/* Opens the database at `path` (created if missing) and one first connection, so a bad path
- * fails here rather than on the first request. Does not migrate. */
-/* Process-wide SQLite settings, applied once before its first use. Memory statistics are
+/* Process-wide settings, applied once before SQLite's first use. Memory statistics are
  * off: they take a global mutex on every SQLite allocation, which showed up as contention
- * between HTTP threads in bench/ (docs/PERFORMANCE.md). */
+ * between HTTP threads in bench/ (docs/PERFORMANCE.md). The key's destructor gives a thread's
+ * own connection back when the thread exits. */
 static void sqlite_configure_once(void)
 {
     (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    if (pthread_key_create(&slot_key, slot_release) != 0) {
+        fprintf(stderr, "cloudhands: cannot create a thread-specific key\n");
+        abort();
+    }
 }
 
+/* Opens the database at `path` (created if missing) and one first connection, so a bad path
+ * fails here rather than on the first request. Does not migrate. */
 int store_sqlite_open(const char *path, struct store **out, struct error *err)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -1102,6 +1784,11 @@ int store_sqlite_open(const char *path, struct store **out, struct error *err)
     pthread_mutex_init(&s->pool_mu, NULL);
     pthread_cond_init(&s->pool_cv, NULL);
     pthread_mutex_init(&s->write_mu, NULL);
+    pthread_mutex_lock(&live_mu);
+    s->id = ++last_store_id;
+    s->live_next = live_stores;
+    live_stores = s;
+    pthread_mutex_unlock(&live_mu);
     struct conn *cn;
     int rc = conn_get(s, &cn, err);
     if (rc) {

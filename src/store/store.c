@@ -79,6 +79,16 @@ void event_list_free(char **events, size_t n)
     free(events);
 }
 
+void secret_list_free(struct secret *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(s[i].name);
+        free(s[i].description);
+        free(s[i].value_sealed);
+    }
+    free(s);
+}
+
 bool conversation_status_is_active(const char *status)
 {
     return status && (strcmp(status, CONV_STARTING) == 0 || strcmp(status, CONV_RUNNING) == 0);

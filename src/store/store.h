@@ -92,6 +92,28 @@ struct conversation_create_result {
     int current;    /* ERR_LIMIT: how many conversations the account has active */
 };
 
+/* Changes to a conversation's derived fields, written in the same transaction as an event
+ * (or alone). NULL leaves a field as it is; "" clears runtime_status, error and branch. */
+struct conversation_update {
+    const char *status;
+    const char *agent_state;
+    const char *runtime_status;
+    const char *error;
+    const char *metrics; /* JSON object text */
+    const char *title;
+    const char *branch;
+    const char *pull_requests; /* JSON array text */
+    bool release;              /* the runner gives the conversation up (runner, lease cleared) */
+};
+
+/* A named secret of an account (its value is sealed: crypto_seal). */
+struct secret {
+    char *name;
+    char *description;
+    char *value_sealed;
+    int64_t created_at;
+};
+
 struct store;
 
 struct store_ops {
@@ -153,12 +175,71 @@ struct store_ops {
     int (*conversation_delete)(struct store *s, int64_t account_id, const char *id,
                                struct error *err);
 
+    /* Appends an event: sets its "id" (the conversation's next id) and, when missing, its
+     * "timestamp", stores it, and applies `upd` (may be NULL) in the same transaction. With a
+     * `runner`, only while that runner holds the conversation and it is active (STARTING or
+     * RUNNING): ERR_CONFLICT otherwise (it was stopped, deleted or taken over). *id may be NULL. */
+    int (*event_append)(struct store *s, const char *conversation_id, const char *runner,
+                        json_t *event, const struct conversation_update *upd, int64_t now,
+                        int64_t *id, struct error *err);
+    /* Applies `upd` alone, with the same runner rule as event_append. */
+    int (*conversation_update)(struct store *s, const char *conversation_id, const char *runner,
+                               const struct conversation_update *upd, int64_t now,
+                               struct error *err);
+    /* A user's follow-up: appends `event` and, when the conversation is not active, queues it
+     * again (STARTING, agent_state "loading", error cleared) within the account's `limit`
+     * (ERR_LIMIT with *current), all in one transaction. *queued tells whether it was queued. */
+    int (*conversation_message)(struct store *s, int64_t account_id, const char *conversation_id,
+                                json_t *event, int limit, int64_t now, int64_t *id, bool *queued,
+                                int *current, struct error *err);
+    /* Claims the oldest conversation that waits for a runner — queued (STARTING) or active with
+     * an expired lease (its runner died) — for `runner` until lease_until. ERR_NOT_FOUND when
+     * there is none. Claimed conversations are no longer queued. */
+    int (*conversation_claim)(struct store *s, const char *runner, int64_t now, int64_t lease_until,
+                              struct conversation *out, struct error *err);
+    /* Extends the runner's lease; ERR_CONFLICT when the runner no longer holds it. */
+    int (*conversation_renew)(struct store *s, const char *conversation_id, const char *runner,
+                              int64_t lease_until, struct error *err);
+    /* The account's settings as a JSON object (sealed values stay sealed); {} when none. */
+    int (*settings_get)(struct store *s, int64_t account_id, json_t **out, struct error *err);
+    /* Merges `changes` into the stored settings (a member set to null is removed). */
+    int (*settings_put)(struct store *s, int64_t account_id, json_t *changes, struct error *err);
+    /* Secrets by name, ordered by name; free with secret_list_free. */
+    int (*secret_list)(struct store *s, int64_t account_id, struct secret **out, size_t *n,
+                       struct error *err);
+    /* Creates (create = true; ERR_CONFLICT when the name exists) or updates (ERR_NOT_FOUND when
+     * it does not) a secret. NULL description or value_sealed leave them unchanged on update. */
+    int (*secret_put)(struct store *s, int64_t account_id, const char *name,
+                      const char *description, const char *value_sealed, bool create, int64_t now,
+                      struct error *err);
+    int (*secret_delete)(struct store *s, int64_t account_id, const char *name, struct error *err);
+
     /* Events of a conversation as JSON texts, ids in [start_id, end_id] (end_id < 0: no end),
      * ascending or, with reverse, descending; at most `limit` (<= 0: no limit). *out is an
      * array of *n owned strings; free with event_list_free. */
     int (*event_list)(struct store *s, const char *conversation_id, int64_t start_id,
                       int64_t end_id, bool reverse, int limit, char ***out, size_t *n,
                       struct error *err);
+
+    /* Read scope: the reads of one request see one snapshot. Between read_begin and the
+     * matching read_end, the operations the calling thread runs on this store read one
+     * consistent snapshot of the data, taken at the first of them (never earlier: a key
+     * revoked before the scope's first read is seen revoked), and a back end may serve them
+     * all from one connection and one transaction, which is what makes a scope cheaper than
+     * the same reads alone. The HTTP server wraps each GET and HEAD in one.
+     * - Scopes belong to the thread and nest: each successful read_begin needs one read_end,
+     *   and only the outermost read_end ends the scope.
+     * - Writes inside a scope are allowed and stay correct, but end the snapshot: a write
+     *   runs as it would outside the scope, and the reads after it see it (in a new
+     *   snapshot). key_authenticate's last_used_at write-back is such a write.
+     * - Keep scopes short (one request): a back end may hold a transaction open meanwhile.
+     * - read_begin fails only when the back end cannot open a scope (then no read_end).
+     * Either may be NULL in a back end that does without (store_read_begin/store_read_end
+     * below are then no-ops). SQLite keeps one deferred read transaction open per scope
+     * (sqlite.c); PostgreSQL will run a scope as one REPEATABLE READ transaction, ended before
+     * a write like here, or leave both NULL. */
+    int (*read_begin)(struct store *s, struct error *err);
+    void (*read_end)(struct store *s);
 };
 
 struct store {
@@ -171,6 +252,17 @@ struct store {
 int store_open(const char *url, struct store **out, struct error *err);
 void store_close(struct store *s);
 
+/* A read scope (store_ops.read_begin/read_end) when the back end has them, else nothing. */
+static inline int store_read_begin(struct store *s, struct error *err)
+{
+    return s->ops->read_begin ? s->ops->read_begin(s, err) : 0;
+}
+
+static inline void store_read_end(struct store *s)
+{
+    if (s->ops->read_end) s->ops->read_end(s);
+}
+
 void account_free(struct account *a);
 void account_list_free(struct account *a, size_t n);
 void api_key_free(struct api_key *k);
@@ -178,6 +270,7 @@ void api_key_list_free(struct api_key *k, size_t n);
 void conversation_free(struct conversation *c);
 void conversation_list_free(struct conversation *c, size_t n);
 void event_list_free(char **events, size_t n);
+void secret_list_free(struct secret *s, size_t n);
 bool conversation_status_is_active(const char *status);
 
 /* Back ends. */

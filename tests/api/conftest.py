@@ -167,6 +167,10 @@ class Server:
         if self.listen:
             argv += ["--listen", f"127.0.0.1:{self.port}"]
         argv += self.args
+        # Unless a test runs agents, no runner takes conversations: they stay queued (STARTING)
+        # and count toward the limit, which is what the server-core tests check.
+        if "--runners" not in self.args:
+            argv += ["--runners", "0"]
         env = dict(os.environ)
         env.update(self.env)
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:

@@ -829,6 +829,383 @@ static void test_event_list(void **state)
     assert_events(s, id, 0, -1, false, 100, NULL, 0);
 }
 
+/* ---- read scopes ---- */
+
+/* The title of conversation `id` as `s` reads it now. */
+static void assert_title(struct store *s, int64_t acct, const char *id, const char *title)
+{
+    struct conversation c;
+    struct error err = {0};
+    int rc = s->ops->conversation_get(s, acct, id, &c, &err);
+    if (rc) fail_msg("conversation_get: %s", err.message);
+    assert_string_equal(c.title, title);
+    conversation_free(&c);
+}
+
+static void set_title(struct store *s, int64_t acct, const char *id, const char *title)
+{
+    struct error err = {0};
+    int rc = s->ops->conversation_set_title(s, acct, id, title, time_now_us(), &err);
+    if (rc) fail_msg("conversation_set_title: %s", err.message);
+}
+
+static size_t count_conversations(struct store *s, int64_t acct)
+{
+    struct conversation *list;
+    size_t n;
+    struct error err = {0};
+    int rc = s->ops->conversation_list(s, acct, NULL, 0, 0, &list, &n, &err);
+    if (rc) fail_msg("conversation_list: %s", err.message);
+    conversation_list_free(list, n);
+    return n;
+}
+
+static void scope_begin(struct store *s)
+{
+    struct error err = {0};
+    int rc = store_read_begin(s, &err);
+    if (rc) fail_msg("read_begin: %s", err.message);
+}
+
+/* One snapshot from the scope's first read to read_end, whatever another connection (a second
+ * store stands for another process) commits meanwhile; never a snapshot older than the first
+ * read, so a key revoked before it is seen revoked. */
+static void test_read_scope_snapshot(void **state)
+{
+    struct store *s = *state, *other;
+    struct error err = {0};
+    if (!s->ops->read_begin) skip(); /* a back end without scopes: nothing to check */
+    assert_int_equal(store_open(db_url, &other, &err), 0);
+    int64_t a = new_account(s, "scope-snap", false, 0);
+    char id[33], id2[33];
+    struct conv_spec spec = {0};
+    must_create(s, a, &spec, id);
+
+    scope_begin(s);
+    assert_title(s, a, id, "a title");
+    assert_int_equal(count_conversations(s, a), 1);
+    set_title(other, a, id, "changed");
+    must_create(other, a, &spec, id2);
+    assert_title(other, a, id, "changed");
+    assert_title(s, a, id, "a title");
+    assert_int_equal(count_conversations(s, a), 1);
+    assert_int_equal(s->ops->conversation_get(s, a, id2, &(struct conversation){0}, &err),
+                     ERR_NOT_FOUND);
+    store_read_end(s);
+    assert_title(s, a, id, "changed");
+    assert_int_equal(count_conversations(s, a), 2);
+
+    /* The snapshot is taken at the first read, not at read_begin. */
+    scope_begin(s);
+    set_title(other, a, id, "before the first read");
+    assert_title(s, a, id, "before the first read");
+    store_read_end(s);
+
+    /* Revocation committed before the scope's first read: the key is refused. */
+    char h[65];
+    new_hash(h);
+    int64_t t = time_now_us(), k = 0;
+    struct api_key key;
+    struct account acct;
+    char stored[65];
+    assert_int_equal(s->ops->key_create(s, a, "scoped", h, t, 0, &k, &err), 0);
+    scope_begin(s);
+    assert_int_equal(other->ops->key_revoke(other, a, k, t + 1, &err), 0);
+    assert_int_equal(s->ops->key_authenticate(s, h, t + 2, t + 2, &key, &acct, stored, &err),
+                     ERR_UNAUTHORIZED);
+    store_read_end(s);
+    store_close(other);
+}
+
+/* Scopes nest; a write inside a scope works, ends the snapshot, and the reads after it see it
+ * (key_authenticate's last_used_at write-back included). */
+static void test_read_scope_nested_and_writes(void **state)
+{
+    struct store *s = *state, *other;
+    struct error err = {0};
+    if (!s->ops->read_begin) skip();
+    assert_int_equal(store_open(db_url, &other, &err), 0);
+    int64_t a = new_account(s, "scope-nest", false, 0);
+    char id[33], id2[33];
+    struct conv_spec spec = {0};
+    must_create(s, a, &spec, id);
+
+    scope_begin(s);
+    assert_title(s, a, id, "a title");
+    scope_begin(s);
+    set_title(other, a, id, "t1");
+    assert_title(s, a, id, "a title");
+    store_read_end(s); /* the inner end: still the outer scope's snapshot */
+    assert_title(s, a, id, "a title");
+    store_read_end(s);
+    assert_title(s, a, id, "t1");
+
+    /* Writes of this thread inside the scope: single statement, and a transaction. */
+    scope_begin(s);
+    assert_title(s, a, id, "t1");
+    set_title(s, a, id, "t2");
+    assert_title(s, a, id, "t2");
+    set_title(other, a, id, "t3");
+    assert_title(s, a, id, "t2"); /* the new snapshot began at the read after the write */
+    must_create(s, a, &spec, id2);
+    assert_title(s, a, id2, "a title");
+    assert_title(s, a, id, "t3");
+    assert_int_equal(count_conversations(s, a), 2);
+    store_read_end(s);
+    assert_title(other, a, id2, "a title");
+
+    /* The once-a-minute last_used_at write-back inside a scope. */
+    char h[65];
+    new_hash(h);
+    int64_t t = time_now_us(), k = 0;
+    struct api_key key;
+    struct account acct;
+    char stored[65];
+    assert_int_equal(s->ops->key_create(s, a, "touched", h, t, 0, &k, &err), 0);
+    scope_begin(s);
+    assert_int_equal(s->ops->key_authenticate(s, h, t + 10, t + 5, &key, &acct, stored, &err), 0);
+    assert_int_equal(key.last_used_at, t + 10);
+    api_key_free(&key);
+    account_free(&acct);
+    assert_int_equal(s->ops->key_get(s, a, k, &key, &err), 0);
+    assert_int_equal(key.last_used_at, t + 10);
+    api_key_free(&key);
+    assert_title(s, a, id, "t3");
+    /* Not older than touch_before: no write, and the snapshot goes on. */
+    set_title(other, a, id, "t4");
+    assert_int_equal(s->ops->key_authenticate(s, h, t + 20, t + 5, &key, &acct, stored, &err), 0);
+    assert_int_equal(key.last_used_at, t + 10);
+    api_key_free(&key);
+    account_free(&acct);
+    assert_title(s, a, id, "t3");
+    store_read_end(s);
+    assert_int_equal(other->ops->key_get(other, a, k, &key, &err), 0);
+    assert_int_equal(key.last_used_at, t + 10);
+    api_key_free(&key);
+    store_close(other);
+}
+
+/* After read_end nothing of the scope is left open: this thread writes at once (a transaction
+ * left open would refuse BEGIN IMMEDIATE or keep the write uncommitted), and another
+ * connection sees the write. */
+static void test_read_scope_write_after_end(void **state)
+{
+    struct store *s = *state, *other;
+    struct error err = {0};
+    assert_int_equal(store_open(db_url, &other, &err), 0);
+    int64_t a = new_account(s, "scope-after", false, 0);
+    char id[33], id2[33];
+    struct conv_spec spec = {0};
+    must_create(s, a, &spec, id);
+    for (int i = 0; i < 3; i++) {
+        scope_begin(s);
+        assert_title(s, a, id, i ? "after" : "a title");
+        assert_int_equal(count_conversations(s, a), (size_t)(i + 1));
+        store_read_end(s);
+        set_title(s, a, id, "after");
+        assert_title(other, a, id, "after");
+        must_create(s, a, &spec, id2);
+        assert_title(other, a, id2, "a title");
+    }
+    /* An empty scope, and one whose only operation failed. */
+    scope_begin(s);
+    store_read_end(s);
+    scope_begin(s);
+    assert_int_equal(s->ops->conversation_get(s, a + 1000000, id, &(struct conversation){0}, &err),
+                     ERR_NOT_FOUND);
+    store_read_end(s);
+    set_title(s, a, id, "last");
+    assert_title(other, a, id, "last");
+    store_close(other);
+}
+
+/* Scopes belong to their thread: another thread's write on the same store does not end this
+ * thread's snapshot, and neither thread's scope leaks into the other. The second thread only
+ * records what it read (cmocka asserts belong to the main thread). */
+struct scope_pair {
+    struct store *s;
+    int64_t account;
+    char id[33];
+    pthread_barrier_t step;
+    int rc;
+    char *seen[3]; /* the titles the thread read: first read, after the write, after read_end */
+};
+
+static char *read_title(struct store *s, int64_t acct, const char *id, int *rc)
+{
+    struct conversation c;
+    struct error err = {0};
+    int r = s->ops->conversation_get(s, acct, id, &c, &err);
+    if (r) {
+        if (!*rc) *rc = r;
+        return NULL;
+    }
+    char *t = c.title; /* owned: taken from the record */
+    c.title = NULL;
+    conversation_free(&c);
+    return t;
+}
+
+static void *scope_pair_thread(void *arg)
+{
+    struct scope_pair *p = arg;
+    struct error err = {0};
+    p->rc = store_read_begin(p->s, &err);
+    p->seen[0] = read_title(p->s, p->account, p->id, &p->rc);
+    pthread_barrier_wait(&p->step); /* 1: the snapshot is taken */
+    pthread_barrier_wait(&p->step); /* 2: the main thread wrote, in its own scope */
+    p->seen[1] = read_title(p->s, p->account, p->id, &p->rc);
+    store_read_end(p->s);
+    p->seen[2] = read_title(p->s, p->account, p->id, &p->rc);
+    pthread_barrier_wait(&p->step); /* 3 */
+    return NULL;
+}
+
+static void test_read_scope_two_threads(void **state)
+{
+    struct store *s = *state;
+    if (!s->ops->read_begin) skip();
+    struct scope_pair p = {.s = s};
+    p.account = new_account(s, "scope-pair", false, 0);
+    struct conv_spec spec = {0};
+    must_create(s, p.account, &spec, p.id);
+    assert_int_equal(pthread_barrier_init(&p.step, NULL, 2), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, scope_pair_thread, &p), 0);
+    pthread_barrier_wait(&p.step); /* 1 */
+    scope_begin(s);
+    assert_title(s, p.account, p.id, "a title");
+    set_title(s, p.account, p.id, "other thread");
+    assert_title(s, p.account, p.id, "other thread");
+    pthread_barrier_wait(&p.step); /* 2 */
+    assert_title(s, p.account, p.id, "other thread");
+    store_read_end(s);
+    pthread_barrier_wait(&p.step); /* 3 */
+    pthread_join(th, NULL);
+    pthread_barrier_destroy(&p.step);
+    assert_int_equal(p.rc, 0);
+    assert_string_equal(p.seen[0], "a title");
+    assert_string_equal(p.seen[1], "a title");
+    assert_string_equal(p.seen[2], "other thread");
+    for (int i = 0; i < 3; i++) free(p.seen[i]);
+}
+
+/* Many threads, more than any pool, each running request-like scopes (authenticate, list,
+ * get, list again) while a writer keeps adding conversations: both lists of a scope agree,
+ * nothing fails, and the threads' connections outlive neither the threads nor the store. */
+#define SCOPE_READERS 6
+#define SCOPE_ROUNDS  200
+
+struct scope_race {
+    struct store *s;
+    int64_t account;
+    char hash[65];
+    char id[33];
+    atomic_bool stop;
+    atomic_int failures, mismatches, scopes;
+};
+
+/* Renames the conversation over and over and adds a conversation every tenth time (400 at
+ * most, so the lists stay short). */
+static void *scope_writer(void *arg)
+{
+    struct scope_race *r = arg;
+    struct conv_spec spec = {.limit = 1000000};
+    for (int i = 0; !atomic_load(&r->stop); i++) {
+        char id[33], title[32];
+        struct conversation_create_result res;
+        struct error err = {0};
+        int rc;
+        if (i % 10 == 0 && i < 4000) {
+            rc = create_conv(r->s, r->account, &spec, id, &res, &err);
+            free(res.response);
+        } else {
+            snprintf(title, sizeof(title), "w%d", i);
+            rc = r->s->ops->conversation_set_title(r->s, r->account, r->id, title, time_now_us(),
+                                                   &err);
+        }
+        if (rc && rc != ERR_UNAVAILABLE) atomic_fetch_add(&r->failures, 1);
+    }
+    return NULL;
+}
+
+/* Two reads of the same things in one scope, with the key check (and its write-back) first. */
+static void *scope_reader(void *arg)
+{
+    struct scope_race *r = arg;
+    struct store *s = r->s;
+    for (int i = 0; i < SCOPE_ROUNDS; i++) {
+        struct error err = {0};
+        struct api_key key;
+        struct account acct;
+        struct conversation c1 = {0}, c2 = {0}, *list;
+        size_t n1 = 0, n2 = 0;
+        char stored[65];
+        bool scoped = i % 4 != 3; /* some plain reads in between */
+        int64_t now = time_now_us();
+        if (scoped && store_read_begin(s, &err)) {
+            atomic_fetch_add(&r->failures, 1);
+            continue;
+        }
+        /* touch_before = now: every call writes last_used_at, inside the scope */
+        int rc = s->ops->key_authenticate(s, r->hash, now, now, &key, &acct, stored, &err);
+        if (!rc) {
+            api_key_free(&key);
+            account_free(&acct);
+            rc = s->ops->conversation_list(s, r->account, NULL, 0, 0, &list, &n1, &err);
+        }
+        if (!rc) {
+            conversation_list_free(list, n1);
+            rc = s->ops->conversation_get(s, r->account, r->id, &c1, &err);
+        }
+        if (!rc) rc = s->ops->conversation_list(s, r->account, NULL, 0, 0, &list, &n2, &err);
+        if (!rc) {
+            conversation_list_free(list, n2);
+            rc = s->ops->conversation_get(s, r->account, r->id, &c2, &err);
+        }
+        if (scoped) {
+            store_read_end(s);
+            atomic_fetch_add(&r->scopes, 1);
+        }
+        if (rc && rc != ERR_UNAVAILABLE) {
+            fprintf(stderr, "scope reader: %s: %s\n", err_code_name(rc), err.message);
+            atomic_fetch_add(&r->failures, 1);
+        } else if (!rc && scoped && (n1 != n2 || strcmp(c1.title, c2.title) != 0)) {
+            atomic_fetch_add(&r->mismatches, 1);
+        }
+        conversation_free(&c1);
+        conversation_free(&c2);
+    }
+    return NULL;
+}
+
+static void test_read_scope_threads(void **state)
+{
+    struct store *s = *state;
+    struct error err = {0};
+    struct scope_race r = {.s = s};
+    r.account = new_account(s, "scope-race", false, 0);
+    struct conv_spec spec = {0};
+    must_create(s, r.account, &spec, r.id);
+    new_hash(r.hash);
+    int64_t k;
+    assert_int_equal(s->ops->key_create(s, r.account, "race", r.hash, time_now_us(), 0, &k, &err),
+                     0);
+    pthread_t writer, readers[SCOPE_READERS];
+    assert_int_equal(pthread_create(&writer, NULL, scope_writer, &r), 0);
+    /* Three waves of readers: threads that exit hand their connections back. */
+    for (int wave = 0; wave < 3; wave++) {
+        for (int i = 0; i < SCOPE_READERS; i++)
+            assert_int_equal(pthread_create(&readers[i], NULL, scope_reader, &r), 0);
+        for (int i = 0; i < SCOPE_READERS; i++) pthread_join(readers[i], NULL);
+    }
+    atomic_store(&r.stop, true);
+    pthread_join(writer, NULL);
+    assert_int_equal(atomic_load(&r.failures), 0);
+    if (s->ops->read_begin) assert_int_equal(atomic_load(&r.mismatches), 0);
+    assert_int_equal(atomic_load(&r.scopes), 3 * SCOPE_READERS * (SCOPE_ROUNDS * 3 / 4));
+}
+
 /* ---- concurrency ---- */
 
 #define RACE_THREADS 8
@@ -935,6 +1312,11 @@ int main(void)
         cmocka_unit_test(test_event_list),
         cmocka_unit_test(test_concurrent_create),
         cmocka_unit_test(test_concurrent_create_two_stores),
+        cmocka_unit_test(test_read_scope_snapshot),
+        cmocka_unit_test(test_read_scope_nested_and_writes),
+        cmocka_unit_test(test_read_scope_write_after_end),
+        cmocka_unit_test(test_read_scope_two_threads),
+        cmocka_unit_test(test_read_scope_threads),
     };
     return cmocka_run_group_tests_name("store", tests, group_setup, group_teardown);
 }

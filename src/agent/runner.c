@@ -1,0 +1,188 @@
+/* runner: claiming, running and heartbeating conversations; see runner.h. */
+#include "agent/runner.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/loop.h"
+#include "core/notify.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define IDLE_POLL_MS 1000 /* claim again at least this often, notifications or not */
+
+struct runner_pool {
+    struct app *app;
+    int n;
+    pthread_t *threads;
+    pthread_t heartbeat;
+    bool heartbeat_started;
+    atomic_bool stopping;
+    pthread_mutex_t mu;      /* guards runs[] */
+    struct agent_run **runs; /* runs[i]: what thread i runs now, or NULL */
+    char id[48];             /* this process's runner id prefix */
+};
+
+struct thread_arg {
+    struct runner_pool *pool;
+    int index;
+};
+
+static int64_t lease_until(const struct runner_pool *pool)
+{
+    return time_now_us() + (int64_t)pool->app->cfg.lease_seconds * USEC_PER_SEC;
+}
+
+static void run_one(struct runner_pool *pool, int index, struct conversation *conv)
+{
+    struct agent_run *r = xcalloc(1, sizeof(*r));
+    r->app = pool->app;
+    r->conv = *conv; /* takes ownership of the strings */
+    snprintf(r->runner, sizeof(r->runner), "%s-%d", pool->id, index);
+    atomic_init(&r->cancel, RUN_GOING);
+    pthread_mutex_init(&r->mu, NULL);
+
+    pthread_mutex_lock(&pool->mu);
+    pool->runs[index] = r;
+    bool stopping = atomic_load(&pool->stopping);
+    pthread_mutex_unlock(&pool->mu);
+    if (stopping) agent_run_cancel(r, RUN_SHUTDOWN);
+
+    log_info("conversation claimed", "conversation=%s runner=%s", r->conv.id, r->runner);
+    agent_run(r);
+
+    pthread_mutex_lock(&pool->mu);
+    pool->runs[index] = NULL;
+    pthread_mutex_unlock(&pool->mu);
+    pthread_mutex_destroy(&r->mu);
+    conversation_free(&r->conv);
+    free(r);
+}
+
+static void *runner_thread(void *p)
+{
+    struct thread_arg *arg = p;
+    struct runner_pool *pool = arg->pool;
+    int index = arg->index;
+    char runner[64];
+    free(arg);
+    snprintf(runner, sizeof(runner), "%s-%d", pool->id, index);
+
+    while (!atomic_load(&pool->stopping)) {
+        uint64_t seen = notify_seq();
+        struct conversation conv;
+        struct error err = {0};
+        int rc = pool->app->store->ops->conversation_claim(pool->app->store, runner, time_now_us(),
+                                                           lease_until(pool), &conv, &err);
+        if (rc == 0) {
+            run_one(pool, index, &conv);
+        } else {
+            if (rc != ERR_NOT_FOUND)
+                log_error("cannot claim conversations", "runner=%s error=\"%s\"", runner,
+                          err.message);
+            notify_wait(seen, IDLE_POLL_MS);
+        }
+        error_clear(&err);
+    }
+    return NULL;
+}
+
+/* Renews the leases of running conversations every third of a lease; a renewal refused means
+ * the conversation is no longer this runner's to run. */
+static void *heartbeat_thread(void *p)
+{
+    struct runner_pool *pool = p;
+    int period_ms = pool->app->cfg.lease_seconds * 1000 / 3;
+    while (!atomic_load(&pool->stopping)) {
+        uint64_t seen = notify_seq();
+        pthread_mutex_lock(&pool->mu);
+        for (int i = 0; i < pool->n; i++) {
+            struct agent_run *r = pool->runs[i];
+            if (!r) continue;
+            struct error err = {0};
+            int rc = pool->app->store->ops->conversation_renew(pool->app->store, r->conv.id,
+                                                               r->runner, lease_until(pool), &err);
+            if (rc == ERR_CONFLICT) agent_run_cancel(r, RUN_STOPPED);
+            error_clear(&err);
+        }
+        pthread_mutex_unlock(&pool->mu);
+        /* Sleep a period, waking early only to notice shutdown. */
+        int64_t until = time_now_us() + (int64_t)period_ms * 1000;
+        while (!atomic_load(&pool->stopping) && time_now_us() < until)
+            seen = notify_wait(seen, 200);
+    }
+    return NULL;
+}
+
+/* NOTIFY_STOP: the conversation was stopped or deleted; kill its sandbox now. */
+static void on_stop(void *ctx, enum notify_kind kind, const char *conversation_id)
+{
+    struct runner_pool *pool = ctx;
+    if (!conversation_id) return;
+    pthread_mutex_lock(&pool->mu);
+    for (int i = 0; i < pool->n; i++) {
+        struct agent_run *r = pool->runs[i];
+        if (r && strcmp(r->conv.id, conversation_id) == 0) agent_run_cancel(r, RUN_STOPPED);
+    }
+    pthread_mutex_unlock(&pool->mu);
+}
+
+int runner_pool_start(struct app *app, struct runner_pool **out, struct error *err)
+{
+    struct runner_pool *pool = xcalloc(1, sizeof(*pool));
+    char host[32] = "";
+    pool->app = app;
+    pool->n = app->cfg.runners;
+    gethostname(host, sizeof(host) - 1);
+    uint8_t rnd[4];
+    crypto_random(rnd, sizeof(rnd));
+    char hex[9];
+    crypto_hex(rnd, sizeof(rnd), hex);
+    snprintf(pool->id, sizeof(pool->id), "%.20s-%d-%s", host, (int)getpid(), hex);
+    pthread_mutex_init(&pool->mu, NULL);
+    atomic_init(&pool->stopping, false);
+    *out = pool;
+    if (pool->n == 0) return 0;
+
+    pool->runs = xcalloc((size_t)pool->n, sizeof(*pool->runs));
+    pool->threads = xcalloc((size_t)pool->n, sizeof(*pool->threads));
+    notify_subscribe(NOTIFY_STOP, on_stop, pool);
+    for (int i = 0; i < pool->n; i++) {
+        struct thread_arg *arg = xmalloc(sizeof(*arg));
+        *arg = (struct thread_arg){pool, i};
+        if (pthread_create(&pool->threads[i], NULL, runner_thread, arg) != 0) {
+            free(arg);
+            pool->n = i;
+            runner_pool_stop(pool);
+            *out = NULL;
+            return error_set(err, ERR_INTERNAL, "cannot start runner threads");
+        }
+    }
+    pool->heartbeat_started = pthread_create(&pool->heartbeat, NULL, heartbeat_thread, pool) == 0;
+    return 0;
+}
+
+void runner_pool_stop(struct runner_pool *pool)
+{
+    if (!pool) return;
+    atomic_store(&pool->stopping, true);
+    if (pool->n > 0) {
+        pthread_mutex_lock(&pool->mu);
+        for (int i = 0; i < pool->n; i++)
+            if (pool->runs[i]) agent_run_cancel(pool->runs[i], RUN_SHUTDOWN);
+        pthread_mutex_unlock(&pool->mu);
+        notify_publish(NOTIFY_WORK, NULL); /* wake idle runners */
+        for (int i = 0; i < pool->n; i++) pthread_join(pool->threads[i], NULL);
+        if (pool->heartbeat_started) pthread_join(pool->heartbeat, NULL);
+        notify_unsubscribe(NOTIFY_STOP, on_stop, pool);
+    }
+    pthread_mutex_destroy(&pool->mu);
+    free(pool->runs);
+    free(pool->threads);
+    free(pool);
+}
