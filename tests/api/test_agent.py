@@ -1,6 +1,8 @@
 """The agent runtime end to end: a real runner, the real LLM client against the scripted LLM
 server, tools run in a real bubblewrap sandbox, events in OpenHands' shape."""
 
+import random
+import subprocess
 import time
 
 import pytest
@@ -173,7 +175,9 @@ def test_bad_tool_calls_become_observations(agent_server, llm):
 
 
 def test_stop_kills_a_running_command(agent_server, llm):
-    llm.script([{"tool_calls": [call("execute_bash", command="sleep 60", timeout=100)]}])
+    # A duration no other process on this machine uses, so pgrep finds only ours.
+    marker = f"sleep 60.{random.randint(100000, 999999)}"
+    llm.script([{"tool_calls": [call("execute_bash", command=marker, timeout=100)]}])
     api = agent_server.new_account()
     cid = api.create_id("wait a minute")
     deadline = time.monotonic() + 20
@@ -188,7 +192,6 @@ def test_stop_kills_a_running_command(agent_server, llm):
     c = api.conv(cid)
     assert c["status"] == "STOPPED"
     time.sleep(1.0)
-    # Within a second the sandbox is gone: no sleep 60 left anywhere.
-    import subprocess
-    ps = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True)
+    # Within a second the sandbox is gone: no such sleep left anywhere.
+    ps = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True)
     assert ps.stdout.strip() == "", f"sandbox still running after {time.monotonic() - t0:.1f}s"
