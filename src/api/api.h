@@ -51,6 +51,9 @@ int api_key_list(struct http_request *req, struct http_response *res, struct err
 int api_key_current(struct http_request *req, struct http_response *res, struct error *err);
 int api_key_delete(struct http_request *req, struct http_response *res, struct error *err);
 
+/* Checks that req->params[0] names a conversation of the caller: ERR_NOT_FOUND (404) when it is
+ * malformed, missing or another account's — the three answer alike. */
+int caller_conversation(struct http_request *req, struct error *err);
 /* Appends a stored conversation as OpenHands' ConversationInfo (plus what goes beyond it). */
 void conversation_write_json(struct buf *b, const struct conversation *c);
 /* Parses an integer query parameter within [min, max]; absent → *out = dflt. ERR_INVALID

@@ -128,6 +128,18 @@ int api_conversation_create(struct http_request *req, struct http_response *res,
     return rc;
 }
 
+int caller_conversation(struct http_request *req, struct error *err)
+{
+    struct conversation c;
+    const char *id = req->params[0];
+    int rc = conversation_id_valid(id) ? req->app->store->ops->conversation_get(
+                                             req->app->store, req->auth.account.id, id, &c, err)
+                                       : ERR_NOT_FOUND;
+    if (rc == ERR_NOT_FOUND) return error_set(err, ERR_NOT_FOUND, "Conversation not found");
+    if (!rc) conversation_free(&c);
+    return rc;
+}
+
 /* OpenHands answers a missing conversation with 200 and null: so does this. */
 int api_conversation_get(struct http_request *req, struct http_response *res, struct error *err)
 {

@@ -17,7 +17,6 @@
 int api_event_list(struct http_request *req, struct http_response *res, struct error *err)
 {
     long long start_id, end_id, limit;
-    struct conversation c;
     const char *id = req->params[0];
     int rc;
 
@@ -36,11 +35,7 @@ int api_event_list(struct http_request *req, struct http_response *res, struct e
             return error_invalid(err, "query.reverse", "bool_parsing",
                                  "Input should be a valid boolean");
     }
-    if (!conversation_id_valid(id)) return error_set(err, ERR_NOT_FOUND, "Conversation not found");
-    rc = req->app->store->ops->conversation_get(req->app->store, req->auth.account.id, id, &c, err);
-    if (rc == ERR_NOT_FOUND) return error_set(err, ERR_NOT_FOUND, "Conversation not found");
-    if (rc) return rc;
-    conversation_free(&c);
+    if ((rc = caller_conversation(req, err))) return rc;
 
     char **events;
     size_t n;
@@ -62,14 +57,9 @@ int api_event_list(struct http_request *req, struct http_response *res, struct e
 /* GET .../trajectory → {"trajectory": [every event]}. */
 int api_trajectory(struct http_request *req, struct http_response *res, struct error *err)
 {
-    struct conversation c;
     const char *id = req->params[0];
-    if (!conversation_id_valid(id)) return error_set(err, ERR_NOT_FOUND, "Conversation not found");
-    int rc =
-        req->app->store->ops->conversation_get(req->app->store, req->auth.account.id, id, &c, err);
-    if (rc == ERR_NOT_FOUND) return error_set(err, ERR_NOT_FOUND, "Conversation not found");
+    int rc = caller_conversation(req, err);
     if (rc) return rc;
-    conversation_free(&c);
     char **events;
     size_t n;
     rc = req->app->store->ops->event_list(req->app->store, id, 0, -1, false, 0, &events, &n, err);
@@ -141,14 +131,9 @@ static int produce_events(void *ctx, struct buf *out)
 
 int api_event_stream(struct http_request *req, struct http_response *res, struct error *err)
 {
-    struct conversation c;
     const char *id = req->params[0];
-    if (!conversation_id_valid(id)) return error_set(err, ERR_NOT_FOUND, "Conversation not found");
-    int rc =
-        req->app->store->ops->conversation_get(req->app->store, req->auth.account.id, id, &c, err);
-    if (rc == ERR_NOT_FOUND) return error_set(err, ERR_NOT_FOUND, "Conversation not found");
+    int rc = caller_conversation(req, err);
     if (rc) return rc;
-    conversation_free(&c);
 
     /* Resume after the last event the client saw (the Last-Event-ID header of a reconnecting
      * EventSource, or ?last_event_id=). */

@@ -21,14 +21,9 @@
 /* Checks that the conversation is the caller's and puts its workspace path in `ws`. */
 static int workspace_of(struct http_request *req, struct buf *ws, struct error *err)
 {
-    struct conversation c;
     const char *id = req->params[0];
-    if (!conversation_id_valid(id)) return error_set(err, ERR_NOT_FOUND, "Conversation not found");
-    int rc =
-        req->app->store->ops->conversation_get(req->app->store, req->auth.account.id, id, &c, err);
-    if (rc == ERR_NOT_FOUND) return error_set(err, ERR_NOT_FOUND, "Conversation not found");
+    int rc = caller_conversation(req, err);
     if (rc) return rc;
-    conversation_free(&c);
     conversation_workspace(req->app, id, ws);
     return 0;
 }
@@ -112,7 +107,8 @@ int api_select_file(struct http_request *req, struct http_response *res, struct 
         rc = error_invalid(err, "query.file", "missing", "Field required");
         goto out;
     }
-    int fd = fs_open_beneath(ws.data, relative(file), O_RDONLY | O_NOFOLLOW);
+    /* O_NONBLOCK: a FIFO the agent planted must not block this thread waiting for a writer. */
+    int fd = fs_open_beneath(ws.data, relative(file), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         if (fd >= 0) close(fd);
