@@ -33,7 +33,7 @@ test: test-deps
 	@scripts/test.sh
 
 bench: test-deps build
-	@bench/run.sh
+	@bench/run.sh && bench/agent.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

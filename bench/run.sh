@@ -166,7 +166,7 @@ SPORT=$(free_port) || die "no free port"
 DATA=$(mktemp -d "${TMPDIR:-/tmp}/cloudhands-bench.XXXXXX")
 SRV="http://127.0.0.1:$SPORT"
 note "starting $BIN on 127.0.0.1:$SPORT (data in $DATA, log in $OUT/server.log)"
-"$BIN" serve --listen "127.0.0.1:$SPORT" --data "$DATA" --max-concurrent 100000000 \
+"$BIN" serve --listen "127.0.0.1:$SPORT" --data "$DATA" --max-concurrent 100000000 --runners 0 \
     >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 PIDS+=("$SERVER_PID")

@@ -22,6 +22,10 @@
 #define THINK_RESULT     "Your thought has been logged."
 #define PROCESSING_ERROR "\n[Error occurred in processing last action]"
 #define SANDBOX_PATH     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* Secret values in events and in what the model reads are replaced by this (OpenHands' mask);
+ * values shorter than SECRET_MASK_MIN are not masked (they would garble every text). */
+#define SECRET_MASK     "<secret_hidden>"
+#define SECRET_MASK_MIN 4
 
 /* OpenHands' runtime_status values for the failures a user must act on. */
 #define STATUS_LLM_AUTH        "STATUS$ERROR_LLM_AUTHENTICATION"
@@ -39,6 +43,8 @@ struct run_state {
     char metrics[256];
     bool ended;          /* the final event was written */
     int64_t user_cursor; /* events up to this id were looked at for new user messages */
+    char **secrets;      /* the account's secret values (decrypted), masked in all output */
+    size_t nsecrets;
 };
 
 static const char *metrics_text(struct run_state *st)
@@ -66,6 +72,46 @@ static bool going(struct run_state *st)
     return atomic_load(&st->r->cancel) == RUN_GOING;
 }
 
+/* `s` with every secret value replaced by SECRET_MASK (malloc'd), or NULL when it holds none. */
+static char *mask_text(const struct run_state *st, const char *s)
+{
+    bool any = false;
+    for (size_t i = 0; i < st->nsecrets && !any; i++) any = strstr(s, st->secrets[i]) != NULL;
+    if (!any) return NULL;
+    struct buf out = BUF_INIT;
+    while (*s) {
+        size_t longest = 0;
+        for (size_t i = 0; i < st->nsecrets; i++) {
+            size_t len = strlen(st->secrets[i]);
+            if (len > longest && strncmp(s, st->secrets[i], len) == 0) longest = len;
+        }
+        if (longest) {
+            buf_adds(&out, SECRET_MASK);
+            s += longest;
+        } else {
+            buf_addch(&out, *s++);
+        }
+    }
+    return buf_detach(&out, NULL);
+}
+
+/* Masks secret values in every string of `v`, in place. */
+static void mask_json(const struct run_state *st, json_t *v)
+{
+    const char *key;
+    json_t *child;
+    size_t i;
+    if (json_is_string(v)) {
+        char *masked = mask_text(st, json_string_value(v));
+        if (masked) json_string_set(v, masked);
+        free(masked);
+    } else if (json_is_object(v)) {
+        json_object_foreach(v, key, child) mask_json(st, child);
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, child) mask_json(st, child);
+    }
+}
+
 /* Appends an event (stolen) with an optional update. A lost claim cancels the run. Returns the
  * event's id, or -1. */
 static int64_t append(struct run_state *st, json_t *event, const struct conversation_update *upd)
@@ -77,6 +123,7 @@ static int64_t append(struct run_state *st, json_t *event, const struct conversa
         json_decref(event);
         return -1;
     }
+    mask_json(st, event);
     int rc = r->app->store->ops->event_append(r->app->store, r->conv.id, r->runner, event, upd,
                                               time_now_us(), &id, &err);
     json_decref(event);
@@ -150,9 +197,15 @@ static char **sandbox_env(struct run_state *st)
         if (!value) continue;
         struct buf kv = BUF_INIT;
         buf_addf(&kv, "%s=%s", secrets[i].name, value);
-        crypto_wipe(value, strlen(value));
-        free(value);
         env[k++] = buf_detach(&kv, NULL);
+        if (strlen(value) >= SECRET_MASK_MIN) {
+            st->secrets = xrealloc(st->secrets, (st->nsecrets + 2) * sizeof(char *));
+            st->secrets[st->nsecrets++] = value;
+            st->secrets[st->nsecrets] = NULL; /* NULL-terminated, freed with env_free */
+        } else {
+            crypto_wipe(value, strlen(value));
+            free(value);
+        }
     }
     secret_list_free(secrets, n);
     return env;
@@ -216,12 +269,13 @@ static void stop_sandbox(struct agent_run *r)
 
 /* ---- tool calls --------------------------------------------------------------------------- */
 
-/* Records the tool result the model reads next. */
+/* Records the tool result the model reads next (masked, as its event is). */
 static void tool_result(struct run_state *st, const struct llm_tool_call *call, const char *text)
 {
-    json_array_append_new(st->messages,
-                          json_pack("{s:s, s:s, s:s, s:s}", "role", "tool", "tool_call_id",
-                                    call->id, "name", call->name, "content", text));
+    json_t *m = json_pack("{s:s, s:s, s:s, s:s}", "role", "tool", "tool_call_id", call->id, "name",
+                          call->name, "content", text);
+    mask_json(st, m);
+    json_array_append_new(st->messages, m);
 }
 
 /* An error the model reads instead of a tool's answer, stored as an error observation. */
@@ -620,6 +674,7 @@ out:
     event_list_free(events, n);
     json_decref(st.messages);
     json_decref(st.tools);
+    env_free(st.secrets);
     agent_settings_free(&st.settings);
     error_clear(&err);
 }

@@ -299,6 +299,27 @@ int api_conversation_message(struct http_request *req, struct http_response *res
     return 0;
 }
 
+/* The args of a message event, as OpenHands' MessageAction has them; others are ignored. */
+static const struct json_field event_args_fields[] = {
+    {"content", JF_STRING, true, CONV_MSG_MAX},
+    {"image_urls", JF_STRING_LIST, false, CONV_IMAGES_MAX},
+    {"file_urls", JF_STRING_LIST, false, CONV_IMAGES_MAX},
+    {"wait_for_response", JF_BOOL, false, 0},
+    {NULL, 0, false, 0},
+};
+
+/* Checks a message event's args; a bad member is reported on "args", naming it. */
+static int check_event_args(json_t *args, struct error *err)
+{
+    if (!json_is_object(args))
+        return error_invalid(err, "args", "model_type",
+                             "args must be an object: {\"content\": \"...\"}");
+    int rc = json_check_fields(args, event_args_fields, false, err);
+    if (rc != ERR_INVALID) return rc;
+    struct error inner = *err;
+    return error_invalid(err, "args", inner.kind, "args.%s: %s", inner.field, inner.message);
+}
+
 /* POST .../events with a raw event. Only what a user may send is accepted: a message action
  * ({"action": "message", "args": {"content"}}). */
 int api_event_post(struct http_request *req, struct http_response *res, struct error *err)
@@ -308,21 +329,19 @@ int api_event_post(struct http_request *req, struct http_response *res, struct e
     if (rc) return rc;
     const char *action = json_get_str(body, "action");
     json_t *args = json_object_get(body, "args");
-    const char *content = json_get_str(args, "content");
     if (!action || strcmp(action, "message") != 0)
         rc = error_invalid(err, "action", "literal_error",
                            "Only message actions can be sent: {\"action\": \"message\", "
                            "\"args\": {\"content\": \"...\"}}");
-    else if (!content || !*content)
-        rc = error_invalid(err, "args", "missing", "args.content is required");
-    else if (utf8_length(content) > CONV_MSG_MAX)
-        rc = error_invalid(err, "args", "string_too_long", "args.content is too long");
-    else
-        rc = conversations_message(req->app, &req->auth, req->params[0], content,
-                                   json_is_array(json_object_get(args, "image_urls"))
-                                       ? json_object_get(args, "image_urls")
-                                       : NULL,
-                                   err);
+    if (!rc) rc = check_event_args(args, err);
+    if (!rc && !*json_get_str(args, "content"))
+        rc = error_invalid(err, "args", "string_too_short", "args.content is empty");
+    if (!rc) {
+        json_t *images = json_object_get(args, "image_urls"); /* null: none */
+        rc = conversations_message(req->app, &req->auth, req->params[0],
+                                   json_get_str(args, "content"),
+                                   json_is_array(images) ? images : NULL, err);
+    }
     json_decref(body);
     if (rc) return rc;
     response_json(res, 200, json_pack("{s:b}", "success", 1));

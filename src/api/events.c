@@ -2,6 +2,7 @@
  * events: GET /api/conversations/{id}/events. Events are stored as JSON text and spliced
  * into the answer as they are, never parsed and re-serialized (the hot read path).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,11 +142,12 @@ int api_event_stream(struct http_request *req, struct http_response *res, struct
     const char *header = http_header(req, "Last-Event-ID");
     if (header && *header) {
         char *end;
+        errno = 0;
         last = strtoll(header, &end, 10);
-        if (*end || last < -1)
+        if (*end || errno || last < -1 || last == INT64_MAX) /* next_id = last + 1 */
             return error_invalid(err, "header.Last-Event-ID", "int_parsing",
                                  "Last-Event-ID must be an event id");
-    } else if ((rc = query_int(req, "last_event_id", -1, -1, INT64_MAX, &last, err))) {
+    } else if ((rc = query_int(req, "last_event_id", -1, -1, INT64_MAX - 1, &last, err))) {
         return rc;
     }
     struct event_stream *s = xcalloc(1, sizeof(*s));

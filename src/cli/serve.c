@@ -118,6 +118,11 @@ static int serve_exec(const struct cli_args *a)
              app->cfg.listen, http_server_port(srv), app->cfg.data_dir, app->store->ops->name,
              app->cfg.max_concurrent, app->cfg.runners,
              app->cfg.llm_model ? app->cfg.llm_model : "(per account)");
+    if (!app->cfg.llm_model && app->cfg.runners > 0)
+        log_info("no server-wide LLM: conversations of accounts without LLM settings will stop "
+                 "with an error; start with --llm-model/--llm-base-url (and "
+                 "CLOUDHANDS_LLM_API_KEY) or POST /api/settings",
+                 NULL);
     sigwait(&stop_signals, &sig);
     log_info("stopping", "signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = 0;

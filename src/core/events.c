@@ -12,9 +12,8 @@ static json_t *base_event(const char *source, const char *message)
 {
     char iso[ISO_TIME_LEN];
     /* "id" comes first, as in OpenHands; the store fills it in place when it appends. */
-    return json_pack("{s:n, s:s, s:s, s:s}", "id", "timestamp",
-                     time_format_iso(time_now_us(), iso), "source", source, "message",
-                     message ? message : "");
+    return json_pack("{s:n, s:s, s:s, s:s}", "id", "timestamp", time_format_iso(time_now_us(), iso),
+                     "source", source, "message", message ? message : "");
 }
 
 json_t *event_user_message(const char *content, json_t *image_urls)

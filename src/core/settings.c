@@ -28,6 +28,11 @@ static char *pick(json_t *stored, const char *key, const char *server)
     return xstrdup_or_null(v && *v ? v : server);
 }
 
+static bool same_url(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 int settings_resolve(struct app *app, int64_t account_id, struct agent_settings *out,
                      struct error *err)
 {
@@ -47,7 +52,8 @@ int settings_resolve(struct app *app, int64_t account_id, struct agent_settings 
                              "the stored LLM API key cannot be decrypted (was secret.key "
                              "replaced?); set it again in the settings");
         }
-    } else {
+    } else if (same_url(out->llm_base_url, app->cfg.llm_base_url)) {
+        /* The server's key goes only to the server's URL, never to one an account chose. */
         out->llm_api_key = xstrdup_or_null(app->cfg.llm_api_key);
     }
     json_t *iters = json_object_get(stored, "max_iterations");

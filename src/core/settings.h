@@ -11,7 +11,9 @@
 #include "core/app.h"
 
 /* What a run needs, resolved: the account's values where it set them, the server's otherwise.
- * Strings are malloc'd (NULL when neither has one); free with agent_settings_free. */
+ * Strings are malloc'd (NULL when neither has one); free with agent_settings_free. The
+ * server's LLM key applies only when the base URL is the server's too: it is never sent to a URL
+ * an account chose. */
 struct agent_settings {
     char *llm_model;
     char *llm_base_url;
