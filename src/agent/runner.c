@@ -74,7 +74,7 @@ static void *runner_thread(void *p)
     snprintf(runner, sizeof(runner), "%s-%d", pool->id, index);
 
     while (!atomic_load(&pool->stopping)) {
-        uint64_t seen = notify_seq();
+        uint64_t seen = notify_seq(NOTIFY_WORK);
         struct conversation conv;
         struct error err = {0};
         int rc = pool->app->store->ops->conversation_claim(pool->app->store, runner, time_now_us(),
@@ -85,7 +85,7 @@ static void *runner_thread(void *p)
             if (rc != ERR_NOT_FOUND)
                 log_error("cannot claim conversations", "runner=%s error=\"%s\"", runner,
                           err.message);
-            notify_wait(seen, IDLE_POLL_MS);
+            notify_wait(NOTIFY_WORK, seen, IDLE_POLL_MS);
         }
         error_clear(&err);
     }
@@ -99,7 +99,7 @@ static void *heartbeat_thread(void *p)
     struct runner_pool *pool = p;
     int period_ms = pool->app->cfg.lease_seconds * 1000 / 3;
     while (!atomic_load(&pool->stopping)) {
-        uint64_t seen = notify_seq();
+        uint64_t seen = notify_seq(NOTIFY_WORK);
         pthread_mutex_lock(&pool->mu);
         for (int i = 0; i < pool->n; i++) {
             struct agent_run *r = pool->runs[i];
@@ -114,7 +114,7 @@ static void *heartbeat_thread(void *p)
         /* Sleep a period, waking early only to notice shutdown. */
         int64_t until = time_now_us() + (int64_t)period_ms * 1000;
         while (!atomic_load(&pool->stopping) && time_now_us() < until)
-            seen = notify_wait(seen, 200);
+            seen = notify_wait(NOTIFY_WORK, seen, 200);
     }
     return NULL;
 }

@@ -13,10 +13,10 @@ struct subscriber {
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv;
+static pthread_cond_t cv[NOTIFY_KINDS];
 static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
 static struct subscriber subs[NOTIFY_KINDS][MAX_SUBSCRIBERS];
-static uint64_t seq;
+static uint64_t seq[NOTIFY_KINDS];
 
 /* The condition variable waits on the monotonic clock, so wall-clock jumps do not matter. */
 static void init_cv(void)
@@ -24,7 +24,7 @@ static void init_cv(void)
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&cv, &attr);
+    for (int k = 0; k < NOTIFY_KINDS; k++) pthread_cond_init(&cv[k], &attr);
     pthread_condattr_destroy(&attr);
 }
 
@@ -55,23 +55,23 @@ void notify_publish(enum notify_kind kind, const char *conversation_id)
     pthread_once(&cv_once, init_cv);
     pthread_mutex_lock(&mu);
     for (int i = 0; i < MAX_SUBSCRIBERS; i++) copy[i] = subs[kind][i];
-    seq++;
-    pthread_cond_broadcast(&cv);
+    seq[kind]++;
+    pthread_cond_broadcast(&cv[kind]);
     pthread_mutex_unlock(&mu);
     /* Outside the lock: a subscriber may publish in turn. */
     for (int i = 0; i < MAX_SUBSCRIBERS; i++)
         if (copy[i].fn) copy[i].fn(copy[i].ctx, kind, conversation_id);
 }
 
-uint64_t notify_seq(void)
+uint64_t notify_seq(enum notify_kind kind)
 {
     pthread_mutex_lock(&mu);
-    uint64_t v = seq;
+    uint64_t v = seq[kind];
     pthread_mutex_unlock(&mu);
     return v;
 }
 
-uint64_t notify_wait(uint64_t seen, int timeout_ms)
+uint64_t notify_wait(enum notify_kind kind, uint64_t seen, int timeout_ms)
 {
     struct timespec deadline;
     pthread_once(&cv_once, init_cv);
@@ -83,9 +83,9 @@ uint64_t notify_wait(uint64_t seen, int timeout_ms)
         deadline.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&mu);
-    while (seq == seen)
-        if (pthread_cond_timedwait(&cv, &mu, &deadline) == ETIMEDOUT) break;
-    uint64_t v = seq;
+    while (seq[kind] == seen)
+        if (pthread_cond_timedwait(&cv[kind], &mu, &deadline) == ETIMEDOUT) break;
+    uint64_t v = seq[kind];
     pthread_mutex_unlock(&mu);
     return v;
 }

@@ -25,9 +25,10 @@ typedef void (*notify_fn)(void *ctx, enum notify_kind kind, const char *conversa
 void notify_subscribe(enum notify_kind kind, notify_fn fn, void *ctx);
 void notify_unsubscribe(enum notify_kind kind, notify_fn fn, void *ctx);
 void notify_publish(enum notify_kind kind, const char *conversation_id);
-/* A counter bumped by every publish; notify_wait sleeps until it differs from `seen` or
- * timeout_ms passes, and returns the current value. */
-uint64_t notify_seq(void);
-uint64_t notify_wait(uint64_t seen, int timeout_ms);
+/* A counter per kind, bumped by every publish of that kind; notify_wait sleeps until the
+ * kind's counter differs from `seen` or timeout_ms passes, and returns its current value.
+ * Waiters of one kind are not woken by the others (an event must not wake idle runners). */
+uint64_t notify_seq(enum notify_kind kind);
+uint64_t notify_wait(enum notify_kind kind, uint64_t seen, int timeout_ms);
 
 #endif

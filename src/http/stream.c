@@ -55,13 +55,13 @@ static void on_events(void *ctx, enum notify_kind kind, const char *conversation
 
 static void *tick(void *arg)
 {
-    uint64_t seen = notify_seq();
+    uint64_t seen = notify_seq(NOTIFY_EVENTS);
     for (;;) {
         pthread_mutex_lock(&mu);
         bool stop = closing;
         pthread_mutex_unlock(&mu);
         if (stop) return NULL;
-        uint64_t now = notify_wait(seen, TICK_MS);
+        uint64_t now = notify_wait(NOTIFY_EVENTS, seen, TICK_MS);
         if (now == seen) resume_all(); /* a quiet period: let streams send a keep-alive */
         seen = now;
     }
@@ -101,7 +101,7 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *out, size_t max)
             return (ssize_t)n;
         }
         if (s->ended) return MHD_CONTENT_READER_END_OF_STREAM;
-        uint64_t seen = notify_seq();
+        uint64_t seen = notify_seq(NOTIFY_EVENTS);
         int rc = s->stream.produce(s->stream.ctx, &s->pending);
         if (rc < 0) s->ended = true;
         if (rc != 0) continue;
@@ -111,7 +111,7 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *out, size_t max)
             s->ended = true;
             continue;
         }
-        if (notify_seq() != seen) { /* something happened meanwhile: produce again */
+        if (notify_seq(NOTIFY_EVENTS) != seen) { /* something happened meanwhile: produce again */
             pthread_mutex_unlock(&mu);
             continue;
         }
