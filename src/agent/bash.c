@@ -483,6 +483,25 @@ static void sp_subst(struct splitter *sp)
     sp->depth--;
 }
 
+/* Steps over one unit inside parentheses: an escaped character, a quoted string, a
+ * substitution, or a plain character. */
+static void sp_skip_token(struct splitter *sp)
+{
+    char c = sp->s[sp->i];
+    if (c == '\\')
+        sp->i += 2;
+    else if (c == '\'')
+        sp_squote(sp);
+    else if (c == '"')
+        sp_dq(sp);
+    else if (c == '`')
+        sp_backquote(sp);
+    else if (c == '$')
+        sp_dollar(sp, false);
+    else
+        sp->i++;
+}
+
 static void sp_dollar(struct splitter *sp, bool in_dq)
 {
     char c1 = sp->i + 1 < sp->n ? sp->s[sp->i + 1] : 0;
@@ -510,18 +529,8 @@ static void sp_dollar(struct splitter *sp, bool in_dq)
                 }
                 depth--;
                 sp->i++;
-            } else if (c == '\\') {
-                sp->i += 2;
-            } else if (c == '\'') {
-                sp_squote(sp);
-            } else if (c == '"') {
-                sp_dq(sp);
-            } else if (c == '`') {
-                sp_backquote(sp);
-            } else if (c == '$') {
-                sp_dollar(sp, false);
             } else {
-                sp->i++;
+                sp_skip_token(sp);
             }
         }
     } else if (c1 == '(') {
@@ -629,18 +638,8 @@ static void sp_word(struct splitter *sp, struct token *t)
                     } else if (d == ')') {
                         sp->i++;
                         if (--depth == 0) break;
-                    } else if (d == '\\') {
-                        sp->i += 2;
-                    } else if (d == '\'') {
-                        sp_squote(sp);
-                    } else if (d == '"') {
-                        sp_dq(sp);
-                    } else if (d == '`') {
-                        sp_backquote(sp);
-                    } else if (d == '$') {
-                        sp_dollar(sp, false);
                     } else {
-                        sp->i++;
+                        sp_skip_token(sp);
                     }
                 }
                 continue;
