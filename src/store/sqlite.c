@@ -489,6 +489,58 @@ static void *grow(void *v, size_t len, size_t *cap, size_t size)
     return xrealloc(v, *cap * size);
 }
 
+typedef void (*row_reader)(sqlite3_stmt *q, void *elem);
+
+/* Reads every row of a prepared statement into an array of `size`-byte elements, one per row,
+ * each zeroed and then filled by `read`; ends the statement. *out and *n describe what was read
+ * even on failure, for the caller's list_free. */
+static int q_rows(struct conn *cn, sqlite3_stmt *q, size_t size, row_reader read, void **out,
+                  size_t *n, struct error *err)
+{
+    char *v = NULL;
+    size_t len = 0, cap = 0;
+    bool row = true;
+    int rc;
+    while (!(rc = q_step(cn, q, &row, err)) && row) {
+        v = grow(v, len, &cap, size);
+        memset(v + len * size, 0, size);
+        read(q, v + len++ * size);
+    }
+    q_done(q);
+    *out = v;
+    *n = len;
+    return rc;
+}
+
+static void row_account(sqlite3_stmt *q, void *elem)
+{
+    read_account(q, 0, elem);
+}
+
+static void row_key(sqlite3_stmt *q, void *elem)
+{
+    read_key(q, 0, elem);
+}
+
+static void row_conversation(sqlite3_stmt *q, void *elem)
+{
+    read_conversation(q, elem);
+}
+
+static void row_text(sqlite3_stmt *q, void *elem)
+{
+    *(char **)elem = col_str(q, 0);
+}
+
+static void row_secret(sqlite3_stmt *q, void *elem)
+{
+    struct secret *sec = elem;
+    sec->name = col_str(q, 0);
+    sec->description = col_str(q, 1);
+    sec->value_sealed = col_str(q, 2);
+    sec->created_at = sqlite3_column_int64(q, 3);
+}
+
 /* ---- connections ---- */
 
 static void conn_close(struct conn *cn)
@@ -952,21 +1004,14 @@ static int sq_account_list(struct store *store, struct account **out, size_t *n,
     struct sqlite_store *s = store->impl;
     struct conn *cn;
     sqlite3_stmt *q;
-    struct account *v = NULL;
-    size_t len = 0, cap = 0;
+    void *v = NULL;
+    size_t len = 0;
     *out = NULL;
     *n = 0;
     int rc = conn_get(s, &cn, err);
     if (rc) return rc;
     rc = q_prep(cn, ST_ACCOUNT_LIST, &q, err, "");
-    if (!rc) {
-        bool row = true;
-        while (!(rc = q_step(cn, q, &row, err)) && row) {
-            v = grow(v, len, &cap, sizeof(*v));
-            read_account(q, 0, &v[len++]);
-        }
-        q_done(q);
-    }
+    if (!rc) rc = q_rows(cn, q, sizeof(**out), row_account, &v, &len, err);
     conn_put(s, cn);
     if (rc) {
         account_list_free(v, len);
@@ -1087,21 +1132,14 @@ static int sq_key_list(struct store *store, int64_t account_id, struct api_key *
     struct sqlite_store *s = store->impl;
     struct conn *cn;
     sqlite3_stmt *q;
-    struct api_key *v = NULL;
-    size_t len = 0, cap = 0;
+    void *v = NULL;
+    size_t len = 0;
     *out = NULL;
     *n = 0;
     int rc = conn_get(s, &cn, err);
     if (rc) return rc;
     rc = q_prep(cn, ST_KEY_LIST, &q, err, "l", account_id);
-    if (!rc) {
-        bool row = true;
-        while (!(rc = q_step(cn, q, &row, err)) && row) {
-            v = grow(v, len, &cap, sizeof(*v));
-            read_key(q, 0, &v[len++]);
-        }
-        q_done(q);
-    }
+    if (!rc) rc = q_rows(cn, q, sizeof(**out), row_key, &v, &len, err);
     conn_put(s, cn);
     if (rc) {
         api_key_list_free(v, len);
@@ -1248,8 +1286,8 @@ static int sq_conversation_list(struct store *store, int64_t account_id,
     static const struct conversation_filter any = {0};
     struct conn *cn;
     sqlite3_stmt *q;
-    struct conversation *v = NULL;
-    size_t len = 0, cap = 0;
+    void *v = NULL;
+    size_t len = 0;
     *out = NULL;
     *n = 0;
     if (!f) f = &any;
@@ -1258,14 +1296,7 @@ static int sq_conversation_list(struct store *store, int64_t account_id,
     rc = q_prep(cn, ST_CONV_LIST, &q, err, "llttti", account_id,
                 before_seq > 0 ? before_seq : INT64_MAX, f->selected_repository, f->trigger,
                 f->status, limit > 0 ? limit : -1);
-    if (!rc) {
-        bool row = true;
-        while (!(rc = q_step(cn, q, &row, err)) && row) {
-            v = grow(v, len, &cap, sizeof(*v));
-            read_conversation(q, &v[len++]);
-        }
-        q_done(q);
-    }
+    if (!rc) rc = q_rows(cn, q, sizeof(**out), row_conversation, &v, &len, err);
     conn_put(s, cn);
     if (rc) {
         conversation_list_free(v, len);
@@ -1355,22 +1386,15 @@ static int sq_event_list(struct store *store, const char *conversation_id, int64
     struct sqlite_store *s = store->impl;
     struct conn *cn;
     sqlite3_stmt *q;
-    char **v = NULL;
-    size_t len = 0, cap = 0;
+    void *v = NULL;
+    size_t len = 0;
     *out = NULL;
     *n = 0;
     int rc = conn_get(s, &cn, err);
     if (rc) return rc;
     rc = q_prep(cn, reverse ? ST_EVENT_LIST_DESC : ST_EVENT_LIST_ASC, &q, err, "tlli",
                 conversation_id, start_id, end_id < 0 ? INT64_MAX : end_id, limit > 0 ? limit : -1);
-    if (!rc) {
-        bool row = true;
-        while (!(rc = q_step(cn, q, &row, err)) && row) {
-            v = grow(v, len, &cap, sizeof(*v));
-            v[len++] = col_str(q, 0);
-        }
-        q_done(q);
-    }
+    if (!rc) rc = q_rows(cn, q, sizeof(**out), row_text, &v, &len, err);
     conn_put(s, cn);
     if (rc) {
         event_list_free(v, len);
@@ -1652,25 +1676,14 @@ static int sq_secret_list(struct store *store, int64_t account_id, struct secret
     struct sqlite_store *s = store->impl;
     struct conn *cn;
     sqlite3_stmt *q;
-    struct secret *v = NULL;
-    size_t len = 0, cap = 0;
+    void *v = NULL;
+    size_t len = 0;
     *out = NULL;
     *n = 0;
     int rc = conn_get(s, &cn, err);
     if (rc) return rc;
     rc = q_prep(cn, ST_SECRET_LIST, &q, err, "l", account_id);
-    if (!rc) {
-        bool row = true;
-        while (!(rc = q_step(cn, q, &row, err)) && row) {
-            v = grow(v, len, &cap, sizeof(*v));
-            v[len].name = col_str(q, 0);
-            v[len].description = col_str(q, 1);
-            v[len].value_sealed = col_str(q, 2);
-            v[len].created_at = sqlite3_column_int64(q, 3);
-            len++;
-        }
-        q_done(q);
-    }
+    if (!rc) rc = q_rows(cn, q, sizeof(**out), row_secret, &v, &len, err);
     conn_put(s, cn);
     if (rc) {
         secret_list_free(v, len);
