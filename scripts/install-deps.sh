@@ -5,7 +5,7 @@
 set -eu
 
 BUILD_PKGS="gcc make cmake pkg-config git libmicrohttpd-dev libjansson-dev libsqlite3-dev \
-libsodium-dev libcurl4-openssl-dev bubblewrap ca-certificates"
+libsodium-dev libcurl4-openssl-dev zlib1g-dev bubblewrap ca-certificates"
 TEST_PKGS="libcmocka-dev python3 python3-pytest python3-requests curl nodejs wrk clang-format"
 
 want="$BUILD_PKGS"
