@@ -9,12 +9,14 @@ static const struct cli_option options[] = {
     {"cpu-seconds", "N", "CPU time per process (RLIMIT_CPU)"},
     {"file-size-mb", "N", "largest file a process may write, MiB (RLIMIT_FSIZE)"},
     {"max-processes", "N", "processes in the sandbox (RLIMIT_NPROC)"},
+    {"exec-only", NULL, "start neither bash nor the editor: answer only ping and exec requests"},
     {NULL, NULL, NULL},
 };
 
 static int sandbox_agent_exec(const struct cli_args *a)
 {
-    struct sandbox_agent_options o = {.cwd = cli_opt(a, "cwd")};
+    struct sandbox_agent_options o = {.cwd = cli_opt(a, "cwd"),
+                                      .exec_only = cli_opt(a, "exec-only") != NULL};
     if (!cli_opt_int(a, "no-change-timeout", 0, 0, 86400, &o.no_change_timeout) ||
         !cli_opt_int(a, "memory-mb", SANDBOX_DEFAULT_MEMORY_MB, 1, 1 << 24, &o.limits.memory_mb) ||
         !cli_opt_int(a, "cpu-seconds", SANDBOX_DEFAULT_CPU_SECONDS, 1, 1 << 30,

@@ -19,7 +19,7 @@
  *         --clearenv --setenv PATH ... --setenv HOME /home/openhands --setenv LANG C.UTF-8
  *         [--setenv NAME VALUE for each cfg->env entry, which win]
  *         -- /.cloudhands/cloudhands sandbox-agent --cwd CWD --no-change-timeout N
- *            --memory-mb M --cpu-seconds C --file-size-mb F --max-processes P
+ *            --memory-mb M --cpu-seconds C --file-size-mb F --max-processes P [--exec-only]
  * S = file_size_mb MiB. Merged /usr (Debian 12): /bin, /lib, /lib64, /sbin are symlinks into
  * /usr. /etc/passwd and /etc/group are replaced so uid 1000 is "openhands"; /etc/ssh (host keys)
  * is hidden. Writable: /workspace, and the sized tmpfs /tmp, home and /dev/shm (in memory: at
@@ -73,6 +73,7 @@
 #include <unistd.h>
 
 #include "util/buf.h"
+#include "util/fs.h"
 #include "util/json.h"
 
 #define INSIDE_AGENT "/.cloudhands/cloudhands"
@@ -331,6 +332,7 @@ static int build_argv(const struct sandbox_config *cfg, const char *workspace, c
     arg_int(cmd, "--cpu-seconds", dflt(cfg->limits.cpu_seconds, SANDBOX_DEFAULT_CPU_SECONDS));
     arg_int(cmd, "--file-size-mb", dflt(cfg->limits.file_size_mb, SANDBOX_DEFAULT_FILE_SIZE_MB));
     arg_int(cmd, "--max-processes", dflt(cfg->limits.max_processes, SANDBOX_DEFAULT_MAX_PROCESSES));
+    if (cfg->exec_only) arg(cmd, "--exec-only");
     return 0;
 }
 
@@ -344,24 +346,6 @@ static void write_args(int fd, const struct argv_list *a)
 }
 
 /* ---- preparing the host side --------------------------------------------------------------- */
-
-/* "bwrap" on PATH (or /usr/bin), resolved before fork: the child may not allocate. */
-static char *find_bwrap(void)
-{
-    const char *path = getenv("PATH");
-    if (!path || !*path) path = "/usr/bin:/bin";
-    while (*path) {
-        size_t n = strcspn(path, ":");
-        struct buf b = BUF_INIT;
-        buf_add(&b, path, n);
-        buf_adds(&b, "/bwrap");
-        if (n && access(b.data, X_OK) == 0) return buf_detach(&b, NULL);
-        buf_release(&b);
-        path += n;
-        if (*path == ':') path++;
-    }
-    return NULL;
-}
 
 /* Gives the tree at dirfd (a directory) to uid/gid. Symlinks are not followed, and files with
  * other hard links are left alone: they may be shared with something outside (git clone --local).
@@ -594,7 +578,7 @@ int sandbox_start(const struct sandbox_config *cfg, struct sandbox **out, struct
         int rc = give_workspace(workspace, uid, gid, err);
         if (rc) return rc;
     }
-    char *bwrap = find_bwrap();
+    char *bwrap = fs_find_program("bwrap"); /* before fork: the child may not allocate */
     if (!bwrap) return error_set(err, ERR_INTERNAL, "bwrap not found (install bubblewrap)");
     struct argv_list opts = {0}, argv = {0};
     int rc = build_argv(cfg, drop ? STAGED_WORKSPACE : workspace, drop ? STAGED_AGENT : agent,
@@ -759,4 +743,123 @@ void sandbox_free(struct sandbox *sb)
 pid_t sandbox_pid(const struct sandbox *sb)
 {
     return sb ? sb->pid : -1;
+}
+
+/* ---- exec ---------------------------------------------------------------------------------- */
+
+/* The {"exec": {...}} request for ex (see the wire in sandbox.h), or an error. */
+static int exec_request(const struct sandbox_exec *ex, json_t **out, struct error *err)
+{
+    *out = NULL;
+    if (!ex->argv || !ex->argv[0] || !*ex->argv[0])
+        return error_set(err, ERR_INTERNAL, "sandbox exec: no command");
+    if (ex->timeout_s < 0 || ex->timeout_s > SANDBOX_EXEC_MAX_TIMEOUT)
+        return error_set(err, ERR_INTERNAL, "sandbox exec: timeout %d s out of 0..%d",
+                         ex->timeout_s, SANDBOX_EXEC_MAX_TIMEOUT);
+    if (ex->stdout_max > SANDBOX_EXEC_STDOUT_MAX)
+        return error_set(err, ERR_INTERNAL, "sandbox exec: stdout_max over %d bytes",
+                         SANDBOX_EXEC_STDOUT_MAX);
+    json_t *req = json_object(), *argv = json_array(), *env = json_object();
+    json_object_set_new(req, "argv", argv);
+    int rc = 0;
+    for (const char *const *a = ex->argv; *a && !rc; a++) {
+        json_t *s = json_string(*a);
+        if (!s)
+            rc = error_set(err, ERR_INTERNAL, "sandbox exec: an argument is not valid UTF-8");
+        else
+            json_array_append_new(argv, s);
+    }
+    for (const char *const *e = ex->env; e && *e && !rc; e++) {
+        const char *eq = strchr(*e, '=');
+        json_t *value = eq ? json_string(eq + 1) : NULL;
+        if (!eq || eq == *e || !value) {
+            json_decref(value);
+            rc = error_set(err, ERR_INTERNAL,
+                           "sandbox exec: an environment entry is not NAME=VALUE in UTF-8");
+        } else {
+            char *name = xmalloc((size_t)(eq - *e) + 1);
+            memcpy(name, *e, (size_t)(eq - *e));
+            name[eq - *e] = '\0';
+            json_object_set_new(env, name, value);
+            free(name);
+        }
+    }
+    if (!rc && json_object_size(env)) json_object_set(req, "env", env);
+    json_decref(env);
+    if (!rc && ex->cwd) {
+        json_t *cwd = json_string(ex->cwd);
+        if (!cwd || !*ex->cwd)
+            rc = error_set(err, ERR_INTERNAL, "sandbox exec: the cwd is empty or not UTF-8");
+        json_object_set_new(req, "cwd", cwd ? cwd : json_null());
+    }
+    if (!rc && ex->stdin_text) {
+        json_t *in = json_string(ex->stdin_text);
+        if (!in) rc = error_set(err, ERR_INTERNAL, "sandbox exec: stdin is not valid UTF-8");
+        json_object_set_new(req, "stdin", in ? in : json_null());
+    }
+    json_object_set_new(req, "timeout",
+                        json_integer(ex->timeout_s ? ex->timeout_s : SANDBOX_EXEC_DEFAULT_TIMEOUT));
+    if (ex->stdout_max)
+        json_object_set_new(req, "stdout_max", json_integer((json_int_t)ex->stdout_max));
+    if (rc) {
+        json_decref(req);
+        return rc;
+    }
+    *out = json_pack("{s:o}", "exec", req);
+    return 0;
+}
+
+int sandbox_exec(struct sandbox *sb, const struct sandbox_exec *ex, struct sandbox_exec_result *res,
+                 struct error *err)
+{
+    memset(res, 0, sizeof(*res));
+    res->exit_code = -1;
+    json_t *req, *ans = NULL;
+    int rc = exec_request(ex, &req, err);
+    if (rc) return rc;
+    rc = sandbox_call(sb, req, &ans, err);
+    json_decref(req);
+    if (rc) return rc;
+    json_t *code = json_object_get(ans, "exit_code"), *out = json_object_get(ans, "stdout"),
+           *errs = json_object_get(ans, "stderr");
+    if (json_is_true(json_object_get(ans, "error"))) {
+        const char *why = json_get_str(ans, "content");
+        rc = error_set(err, ERR_INTERNAL, "sandbox exec: %s", why ? why : "refused");
+    } else if (!json_is_integer(code) || !json_is_string(out) || !json_is_string(errs)) {
+        rc = error_set(err, ERR_INTERNAL, "sandbox exec: a malformed answer");
+    } else {
+        res->exit_code = (int)json_integer_value(code);
+        res->timed_out = json_is_true(json_object_get(ans, "timed_out"));
+        res->truncated = json_is_true(json_object_get(ans, "truncated"));
+        res->binary = json_is_true(json_object_get(ans, "binary"));
+        res->out_len = json_string_length(out);
+        res->out = xmalloc(res->out_len + 1);
+        memcpy(res->out, json_string_value(out), res->out_len + 1);
+        res->err_text = xstrdup(json_string_value(errs));
+    }
+    json_decref(ans);
+    return rc;
+}
+
+int sandbox_exec_once(const struct sandbox_config *cfg, const struct sandbox_exec *ex,
+                      struct sandbox_exec_result *res, struct error *err)
+{
+    memset(res, 0, sizeof(*res));
+    res->exit_code = -1;
+    struct sandbox_config once = *cfg;
+    once.exec_only = true;
+    struct sandbox *sb = NULL;
+    int rc = sandbox_start(&once, &sb, err);
+    if (rc) return rc;
+    rc = sandbox_exec(sb, ex, res, err);
+    sandbox_free(sb);
+    return rc;
+}
+
+void sandbox_exec_result_free(struct sandbox_exec_result *res)
+{
+    if (!res) return;
+    free(res->out);
+    free(res->err_text);
+    memset(res, 0, sizeof(*res));
 }

@@ -7,8 +7,10 @@
  *
  * Inside runs the sandbox agent (`cloudhands sandbox-agent`, the same binary mounted
  * read-only), which holds the persistent bash session and the editor and answers tool
- * calls over a pipe: one JSON object per line each way (see sandbox_call). Killing the
- * sandbox kills everything in it (a PID namespace). How, and why so: src/sandbox/bwrap.c.
+ * calls over a pipe: one JSON object per line each way (see sandbox_call). It also runs single
+ * commands (sandbox_exec), e.g. the server's git on the workspace, in a conversation's sandbox or
+ * in a short-lived exec-only one (sandbox_exec_once). Killing the sandbox kills everything in it
+ * (a PID namespace). How, and why so: src/sandbox/bwrap.c.
  */
 #ifndef CH_SANDBOX_H
 #define CH_SANDBOX_H
@@ -16,6 +18,7 @@
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "util/buf.h"
@@ -45,6 +48,7 @@ struct sandbox_config {
     const char *log_file; /* the agent's (and bwrap's) stderr is appended here; NULL = /dev/null */
     uid_t sandbox_uid;    /* server running as root only: the unprivileged host user and group */
     gid_t sandbox_gid;    /* bwrap runs as (0 = 65534, nobody/nogroup); see bwrap.c */
+    bool exec_only;       /* no bash session, no editor: only sandbox_exec (faster to start) */
 };
 
 struct sandbox;
@@ -61,6 +65,51 @@ int sandbox_start(const struct sandbox_config *cfg, struct sandbox **out, struct
  * (e.g. by sandbox_kill from another thread); ERR_INTERNAL for an answer over SANDBOX_MAX_LINE
  * or not a JSON object. One call at a time per sandbox. */
 int sandbox_call(struct sandbox *sb, json_t *request, json_t **response, struct error *err);
+/* One command run in the sandbox, not through the bash session: argv is executed directly
+ * (a PATH lookup, no shell), as the sandbox user, confined like everything else in there. For
+ * what must never run on the host, e.g. git on a workspace repository the agent has touched
+ * (its .git/config can set hooks, fsmonitor, filters: code execution). */
+struct sandbox_exec {
+    const char *const *argv; /* NULL-terminated, at least argv[0]; valid UTF-8 (it goes as JSON) */
+    const char *cwd;         /* inside; NULL = /workspace */
+    const char *const
+        *env; /* "NAME=VALUE" added to (and winning over) the sandbox's; may be NULL */
+    const char *stdin_text; /* the command's stdin; NULL = /dev/null */
+    int timeout_s;          /* 0 = SANDBOX_EXEC_DEFAULT_TIMEOUT, at most SANDBOX_EXEC_MAX_TIMEOUT */
+    size_t stdout_max;      /* stdout bytes kept; 0 = (and at most) SANDBOX_EXEC_STDOUT_MAX */
+};
+
+struct sandbox_exec_result {
+    int exit_code;  /* the exit status; 128 + N when killed by signal N; -1 on timeout; 127 when
+                       the command or cwd does not exist, 126 when it is not executable (err_text
+                       says which, "cloudhands exec: ...") */
+    bool timed_out; /* killed (with its whole process group) at timeout_s */
+    bool truncated; /* stdout over stdout_max or stderr over SANDBOX_EXEC_STDERR_MAX: cut */
+    bool binary;    /* stdout was not valid UTF-8 (or held NUL): bad bytes became U+FFFD */
+    char *out;      /* stdout, malloc'd, NUL-terminated, valid UTF-8 */
+    size_t out_len;
+    char *err_text; /* stderr, malloc'd, NUL-terminated, valid UTF-8 */
+};
+
+#define SANDBOX_EXEC_DEFAULT_TIMEOUT 60
+#define SANDBOX_EXEC_MAX_TIMEOUT     3600
+#define SANDBOX_EXEC_STDOUT_MAX      (6 * 1024 * 1024) /* keeps the answer under SANDBOX_MAX_LINE */
+#define SANDBOX_EXEC_STDERR_MAX      (64 * 1024)
+
+/* Runs a command in a running sandbox (either kind) and waits for it; one call at a time, and not
+ * concurrently with sandbox_call (the same wire). 0 with *res filled whatever the command did
+ * (check exit_code); else *res is empty (safe to free) and: ERR_INTERNAL for a bad `ex` (empty
+ * argv, timeout out of range, an env entry without NAME=, text that is not UTF-8) or a refusal by
+ * the agent, ERR_UNAVAILABLE as sandbox_call. A running bash session is not disturbed. */
+int sandbox_exec(struct sandbox *sb, const struct sandbox_exec *ex, struct sandbox_exec_result *res,
+                 struct error *err);
+/* Starts an exec-only sandbox with cfg (cfg->exec_only is implied), runs one command and stops
+ * it. As sandbox_start, it must be called from a thread that outlives the call (it does). */
+int sandbox_exec_once(const struct sandbox_config *cfg, const struct sandbox_exec *ex,
+                      struct sandbox_exec_result *res, struct error *err);
+/* Frees out and err_text; leaves *res zeroed. */
+void sandbox_exec_result_free(struct sandbox_exec_result *res);
+
 /* Kills everything in the sandbox at once; safe to call from another thread while sandbox_call
  * waits (that call then fails with ERR_UNAVAILABLE), but not concurrently with sandbox_free. */
 void sandbox_kill(struct sandbox *sb);
@@ -70,12 +119,13 @@ pid_t sandbox_pid(const struct sandbox *sb);
 
 /* The agent side: `cloudhands sandbox-agent` runs this inside the sandbox (src/sandbox/agent.c).
  * Applies the limits (rlimits, 0 = default) to itself and so to everything it starts, starts
- * the bash session in `cwd` (NULL = "/workspace") and the editor, then reads requests on stdin
- * and answers on stdout, until stdin closes. Returns the exit code. */
+ * the bash session in `cwd` (NULL = "/workspace") and the editor (unless exec_only), then reads
+ * requests on stdin and answers on stdout, until stdin closes. Returns the exit code. */
 struct sandbox_agent_options {
     const char *cwd;
     int no_change_timeout;
     struct sandbox_limits limits;
+    bool exec_only; /* --exec-only: neither bash nor the editor; tool requests answer an error */
 };
 int sandbox_agent_main(const struct sandbox_agent_options *opts);
 
@@ -83,7 +133,17 @@ int sandbox_agent_main(const struct sandbox_agent_options *opts);
  * SANDBOX_MAX_LINE bytes. Requests: {"ping":1} -> {"pong":1}; {"tool": ..., "arguments": {...}}
  * -> execute_bash: {"content", "exit_code", "working_dir", "refused", "command"};
  * str_replace_editor: {"content", "error", "path", "old_content", "new_content", "diff"};
- * anything else: {"content": "...", "error": true}. */
+ * {"exec": {"argv": ["git", "status"], "cwd": "/workspace/repo", "timeout": 60,
+ *           "env": {"GIT_TERMINAL_PROMPT": "0"}, "stdin": "text", "stdout_max": 6291456}}
+ * (all but argv optional: cwd /workspace, timeout 60 s (1..3600), env none (added to the agent's
+ * environment, winning), stdin /dev/null, stdout_max 6 MiB (0..6 MiB); argv a non-empty array
+ * of strings) -> {"exit_code": N, "stdout": "...", "stderr": "...", "timed_out": bool,
+ * "truncated": bool, "binary": bool}: exit_code as struct sandbox_exec_result's (-1 on timeout,
+ * 128 + N for signal N, 127 with a "cloudhands exec: ..." stderr when the command or the cwd
+ * does not exist, 126 when not executable); stderr kept up to 64 KiB; stdout also cut (truncated)
+ * when its JSON would not fit the line; binary: stdout was not valid UTF-8, bad bytes became
+ * U+FFFD. A request that is malformed (or cannot fork), a tool request to an exec-only agent,
+ * and anything else: {"content": "...", "error": true}. */
 #define SANDBOX_MAX_LINE (8 * 1024 * 1024)
 
 enum sandbox_read {

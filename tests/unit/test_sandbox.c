@@ -4,7 +4,9 @@
  * directory's). Round trips through execute_bash and str_replace_editor; what the sandbox
  * cannot see (the server's data directory, other workspaces, the network, the server's
  * environment); what it cannot do (kill the server, fork without limit, write files over
- * file_size_mb, flood the server with output); timeouts; and sandbox_kill from another thread.
+ * file_size_mb, flood the server with output); timeouts; sandbox_kill from another thread; and
+ * single commands (sandbox_exec, sandbox_exec_once): outputs, exit codes, cwd, env, stdin,
+ * timeouts, limits on output, the bash session left alone, an untrusted git repository.
  * Every test skips when `bwrap --version` fails.
  */
 #include <setjmp.h>
@@ -1046,6 +1048,383 @@ static void test_start_failures(void **state)
     }
 }
 
+/* ---- exec ---------------------------------------------------------------------------------- */
+
+/* sandbox_exec that must succeed (the command's own failure is in *res). */
+static void exec_ok(struct sandbox *sb, const struct sandbox_exec *ex,
+                    struct sandbox_exec_result *res)
+{
+    struct error err = {0};
+    int rc = sandbox_exec(sb, ex, res, &err);
+    if (rc) print_message("sandbox_exec: %s\n", err.message);
+    assert_int_equal(rc, 0);
+    assert_non_null(res->out);
+    assert_non_null(res->err_text);
+}
+
+/* Runs argv (NULL-terminated) with defaults; frees nothing: the caller frees *res. */
+static void exec_argv(struct sandbox *sb, const char *const *argv, struct sandbox_exec_result *res)
+{
+    struct sandbox_exec ex = {.argv = argv};
+    exec_ok(sb, &ex, res);
+}
+
+static void exec_sh(struct sandbox *sb, const char *script, struct sandbox_exec_result *res)
+{
+    const char *argv[] = {"sh", "-c", script, NULL};
+    exec_argv(sb, argv, res);
+}
+
+static void test_exec_basics(void **state)
+{
+    NEED_BWRAP();
+    struct sandbox *sb = start();
+    struct sandbox_exec_result res;
+    exec_sh(sb, "echo out; echo err >&2; exit 3", &res);
+    assert_int_equal(res.exit_code, 3);
+    assert_string_equal(res.out, "out\n");
+    assert_int_equal(res.out_len, 4);
+    assert_string_equal(res.err_text, "err\n");
+    assert_false(res.timed_out || res.truncated || res.binary);
+    sandbox_exec_result_free(&res);
+    assert_null(res.out);
+
+    /* cwd: /workspace by default, else as given; runs as the sandbox user */
+    char *sub = join(workspace, "exec-sub");
+    mkdir(sub, 0755);
+    chmod(sub, 0777); /* the sandbox's uid, whatever it maps to on the host */
+    exec_sh(sb, "pwd; id -u", &res);
+    assert_string_equal(res.out, "/workspace\n1000\n");
+    sandbox_exec_result_free(&res);
+    const char *pwd[] = {"pwd", NULL};
+    struct sandbox_exec ex = {.argv = pwd, .cwd = "/workspace/exec-sub"};
+    exec_ok(sb, &ex, &res);
+    assert_int_equal(res.exit_code, 0);
+    assert_string_equal(res.out, "/workspace/exec-sub\n");
+    sandbox_exec_result_free(&res);
+
+    /* env: added to the sandbox's, winning over it */
+    const char *show[] = {"sh", "-c", "echo \"$CH_EXEC_VAR $CH_VISIBLE $HOME\"", NULL};
+    const char *env[] = {"CH_EXEC_VAR=from-exec", "CH_VISIBLE=overridden", NULL};
+    ex = (struct sandbox_exec){.argv = show, .env = env};
+    exec_ok(sb, &ex, &res);
+    assert_string_equal(res.out, "from-exec overridden /workspace\n");
+    sandbox_exec_result_free(&res);
+
+    /* stdin: the text reaches the command; more than a pipe holds; a command that reads none */
+    const char *cat[] = {"cat", NULL};
+    ex = (struct sandbox_exec){.argv = cat, .stdin_text = "line one\nline two\n"};
+    exec_ok(sb, &ex, &res);
+    assert_string_equal(res.out, "line one\nline two\n");
+    sandbox_exec_result_free(&res);
+    char *big = filled(1000000, 'i');
+    const char *wc[] = {"wc", "-c", NULL};
+    ex = (struct sandbox_exec){.argv = wc, .stdin_text = big};
+    exec_ok(sb, &ex, &res);
+    assert_string_equal(res.out, "1000000\n");
+    sandbox_exec_result_free(&res);
+    const char *t[] = {"true", NULL};
+    ex = (struct sandbox_exec){.argv = t, .stdin_text = big};
+    exec_ok(sb, &ex, &res);
+    assert_int_equal(res.exit_code, 0);
+    sandbox_exec_result_free(&res);
+    free(big);
+    ex = (struct sandbox_exec){.argv = cat}; /* no stdin text: /dev/null */
+    exec_ok(sb, &ex, &res);
+    assert_int_equal(res.exit_code, 0);
+    assert_string_equal(res.out, "");
+    sandbox_exec_result_free(&res);
+
+    /* killed by a signal: 128 + N */
+    exec_sh(sb, "kill -TERM $$", &res);
+    assert_int_equal(res.exit_code, 128 + SIGTERM);
+    sandbox_exec_result_free(&res);
+
+    /* what does not exist: 127 and a clear message */
+    const char *nope[] = {"no-such-command-ch", "arg", NULL};
+    exec_argv(sb, nope, &res);
+    assert_int_equal(res.exit_code, 127);
+    assert_string_equal(res.err_text, "cloudhands exec: no-such-command-ch: command not found\n");
+    sandbox_exec_result_free(&res);
+    const char *abs[] = {"/usr/bin/no-such-command-ch", NULL};
+    exec_argv(sb, abs, &res);
+    assert_int_equal(res.exit_code, 127);
+    assert_non_null(strstr(res.err_text, "No such file or directory"));
+    sandbox_exec_result_free(&res);
+    const char *notexec[] = {"/etc/passwd", NULL};
+    exec_argv(sb, notexec, &res);
+    assert_int_equal(res.exit_code, 126);
+    assert_non_null(strstr(res.err_text, "Permission denied"));
+    sandbox_exec_result_free(&res);
+    ex = (struct sandbox_exec){.argv = pwd, .cwd = "/workspace/no-such-dir"};
+    exec_ok(sb, &ex, &res);
+    assert_int_equal(res.exit_code, 127);
+    assert_string_equal(
+        res.err_text,
+        "cloudhands exec: cannot change directory to /workspace/no-such-dir: No such file or "
+        "directory\n");
+    sandbox_exec_result_free(&res);
+
+    /* confined like the rest: no host paths */
+    char script[512];
+    snprintf(script, sizeof(script), "ls -A /root; cat %s/secret.key", data_dir);
+    exec_sh(sb, script, &res);
+    assert_int_not_equal(res.exit_code, 0);
+    assert_string_equal(res.out, "");
+    assert_non_null(strstr(res.err_text, "/root': No such file or directory"));
+    assert_null(strstr(res.err_text, SECRET_TEXT));
+    sandbox_exec_result_free(&res);
+
+    /* a bad request is an error; the sandbox goes on */
+    struct error err = {0};
+    const char *empty[] = {NULL};
+    ex = (struct sandbox_exec){.argv = empty};
+    assert_int_equal(sandbox_exec(sb, &ex, &res, &err), ERR_INTERNAL);
+    assert_null(res.out);
+    ex = (struct sandbox_exec){.argv = pwd, .timeout_s = SANDBOX_EXEC_MAX_TIMEOUT + 1};
+    assert_int_equal(sandbox_exec(sb, &ex, &res, &err), ERR_INTERNAL);
+    const char *bad_env[] = {"NO_EQUALS", NULL};
+    ex = (struct sandbox_exec){.argv = pwd, .env = bad_env};
+    assert_int_equal(sandbox_exec(sb, &ex, &res, &err), ERR_INTERNAL);
+    json_t *req = json_pack("{s:{s:[i]}}", "exec", "argv", 1), *ans = NULL;
+    assert_int_equal(sandbox_call(sb, req, &ans, &err), 0);
+    json_decref(req);
+    assert_true(json_is_true(json_object_get(ans, "error")));
+    assert_contains(ans, "bad request: \"exec.argv\" must be a non-empty array of strings");
+    json_decref(ans);
+    exec_argv(sb, pwd, &res);
+    assert_string_equal(res.out, "/workspace\n");
+    sandbox_exec_result_free(&res);
+
+    rmdir(sub);
+    free(sub);
+    sandbox_free(sb);
+}
+
+/* Waits (up to 2 s) until no process has the command line `argv` (NUL-separated); returns the
+ * count left. */
+static int wait_cmdline_gone(const char *argv, size_t len)
+{
+    int left = count_cmdline(argv, len);
+    for (int i = 0; i < 200 && left > 0; i++) {
+        usleep(10000);
+        left = count_cmdline(argv, len);
+    }
+    return left;
+}
+
+static void test_exec_timeout(void **state)
+{
+    NEED_BWRAP();
+    struct sandbox *sb = start();
+    /* a background grandchild, with a command line of its own to find it by */
+    char duration[32], script[128], cmdline[64];
+    snprintf(duration, sizeof(duration), "300.%d", (int)getpid() % 100000);
+    snprintf(script, sizeof(script), "sleep %s & echo before; sleep 30", duration);
+    int cmdline_len = snprintf(cmdline, sizeof(cmdline), "sleep%c%s", '\0', duration) + 1;
+    const char *argv[] = {"sh", "-c", script, NULL};
+    struct sandbox_exec ex = {.argv = argv, .timeout_s = 1};
+    struct sandbox_exec_result res;
+    long long t0 = now_ms();
+    exec_ok(sb, &ex, &res);
+    long long took = now_ms() - t0;
+    printf("# exec timeout 1 s: answered in %lld ms\n", took);
+    assert_true(res.timed_out);
+    assert_int_equal(res.exit_code, -1);
+    assert_string_equal(res.out, "before\n"); /* what came before is kept */
+    assert_true(took >= 1000 && took < 2000);
+    sandbox_exec_result_free(&res);
+    assert_int_equal(wait_cmdline_gone(cmdline, (size_t)cmdline_len), 0);
+
+    /* a command that exits leaving something in the background (holding its stdout): answered
+     * at once, and what it left is killed */
+    snprintf(script, sizeof(script), "sleep %s & echo started", duration);
+    ex = (struct sandbox_exec){.argv = argv};
+    t0 = now_ms();
+    exec_ok(sb, &ex, &res);
+    took = now_ms() - t0;
+    assert_int_equal(res.exit_code, 0);
+    assert_false(res.timed_out);
+    assert_string_equal(res.out, "started\n");
+    assert_true(took < 1000);
+    sandbox_exec_result_free(&res);
+    assert_int_equal(wait_cmdline_gone(cmdline, (size_t)cmdline_len), 0);
+    sandbox_free(sb);
+}
+
+static void test_exec_large_and_binary_output(void **state)
+{
+    NEED_BWRAP();
+    struct sandbox *sb = start();
+    struct sandbox_exec_result res;
+    /* 10 MB on stdout while 3 MB go to stderr: both drained, no deadlock, both cut */
+    long long t0 = now_ms();
+    exec_sh(sb,
+            "head -c 3000000 /dev/zero | tr '\\0' e >&2 & head -c 10000000 /dev/zero | tr '\\0' a;"
+            " wait; echo done >&2",
+            &res);
+    printf("# exec of 10 MB stdout + 3 MB stderr: %lld ms\n", now_ms() - t0);
+    assert_int_equal(res.exit_code, 0);
+    assert_false(res.timed_out);
+    assert_true(res.truncated);
+    assert_false(res.binary);
+    assert_int_equal(res.out_len, SANDBOX_EXEC_STDOUT_MAX);
+    assert_int_equal(strspn(res.out, "a"), SANDBOX_EXEC_STDOUT_MAX);
+    assert_int_equal(strlen(res.err_text), SANDBOX_EXEC_STDERR_MAX);
+    sandbox_exec_result_free(&res);
+
+    /* stdout_max; a cut inside a character drops the partial character (not binary) */
+    const char *acute[] = {"sh", "-c", "for i in 1 2 3 4 5; do printf '\\303\\251'; done", NULL};
+    struct sandbox_exec ex = {.argv = acute, .stdout_max = 5};
+    exec_ok(sb, &ex, &res);
+    assert_string_equal(res.out, "\xC3\xA9\xC3\xA9");
+    assert_true(res.truncated);
+    assert_false(res.binary);
+    sandbox_exec_result_free(&res);
+
+    /* not UTF-8: binary, invalid bytes (and NUL) replaced */
+    exec_sh(sb, "printf 'a\\377b\\000c'", &res);
+    assert_true(res.binary);
+    assert_false(res.truncated);
+    assert_string_equal(res.out, "a\xEF\xBF\xBD"
+                                 "b\xEF\xBF\xBD"
+                                 "c");
+    sandbox_exec_result_free(&res);
+    /* 8 MB of random bytes: replacements and escapes would make an answer over the line limit;
+     * stdout is cut further instead */
+    exec_sh(sb, "head -c 8000000 /dev/urandom", &res);
+    assert_int_equal(res.exit_code, 0);
+    assert_true(res.binary);
+    assert_true(res.truncated);
+    assert_true(res.out_len > 1000000);
+    sandbox_exec_result_free(&res);
+    sandbox_free(sb);
+}
+
+static void test_exec_keeps_bash_session(void **state)
+{
+    NEED_BWRAP();
+    struct sandbox *sb = start();
+    json_decref(run(sb, "cd /tmp && export CH_KEEP=kept-across-exec", 0));
+    /* a command left running in the shell (over the 3 s no-change timeout) */
+    json_t *res = run(sb, "sleep 4; echo late-done", 0);
+    assert_contains(res, "no new output after 3 seconds");
+    json_decref(res);
+    struct sandbox_exec_result er;
+    exec_sh(sb, "echo from-exec", &er);
+    assert_string_equal(er.out, "from-exec\n");
+    sandbox_exec_result_free(&er);
+    const char *sleeper[] = {"sleep", "10", NULL};
+    struct sandbox_exec ex = {.argv = sleeper, .timeout_s = 1};
+    exec_ok(sb, &ex, &er);
+    assert_true(er.timed_out);
+    sandbox_exec_result_free(&er);
+    exec_sh(sb, "kill -KILL $$", &er);
+    assert_int_equal(er.exit_code, 128 + SIGKILL);
+    sandbox_exec_result_free(&er);
+    /* the shell's command finishes as if nothing happened, and the session is intact */
+    res = call(sb, "execute_bash", json_pack("{s:s}", "command", ""));
+    assert_contains(res, "late-done");
+    json_decref(res);
+    res = run(sb, "echo \"$CH_KEEP $(pwd)\"", 0);
+    assert_contains(res, "kept-across-exec /tmp");
+    assert_int_equal(exit_code(res), 0);
+    json_decref(res);
+    exec_sh(sb, "pwd", &er);
+    assert_string_equal(er.out, "/workspace\n"); /* exec does not share the shell's state */
+    sandbox_exec_result_free(&er);
+    sandbox_free(sb);
+}
+
+static void test_exec_once(void **state)
+{
+    NEED_BWRAP();
+    struct sandbox_config cfg = base_config();
+    struct sandbox_exec_result res;
+    struct error err = {0};
+    const char *git_version[] = {"git", "--version", NULL};
+    struct sandbox_exec ex = {.argv = git_version};
+    long long t0 = now_ms();
+    int rc = sandbox_exec_once(&cfg, &ex, &res, &err);
+    long long took = now_ms() - t0;
+    if (rc) print_message("sandbox_exec_once: %s\n", err.message);
+    assert_int_equal(rc, 0);
+    printf("# sandbox_exec_once git --version: %lld ms (%s)\n", took, res.out);
+    assert_int_equal(res.exit_code, 0);
+    assert_int_equal(strncmp(res.out, "git version ", 12), 0);
+    sandbox_exec_result_free(&res);
+
+    const char *t[] = {"true", NULL};
+    ex = (struct sandbox_exec){.argv = t};
+    long long best = -1, total = 0;
+    for (int i = 0; i < 5; i++) {
+        t0 = now_ms();
+        assert_int_equal(sandbox_exec_once(&cfg, &ex, &res, &err), 0);
+        long long ms = now_ms() - t0;
+        assert_int_equal(res.exit_code, 0);
+        sandbox_exec_result_free(&res);
+        total += ms;
+        if (best < 0 || ms < best) best = ms;
+    }
+    printf("# sandbox_exec_once true: %lld ms best, %lld ms average of 5\n", best, total / 5);
+    assert_true(best < 2000);
+
+    /* a start failure is the call's error */
+    cfg.agent_binary = "/nonexistent/cloudhands";
+    assert_int_equal(sandbox_exec_once(&cfg, &ex, &res, &err), ERR_INTERNAL);
+    assert_null(res.out);
+
+    /* an exec-only sandbox refuses tool calls and still runs commands */
+    cfg = base_config();
+    cfg.exec_only = true;
+    struct sandbox *sb = start_with(&cfg);
+    json_t *ans = call(sb, "execute_bash", json_pack("{s:s}", "command", "echo hi"));
+    assert_true(json_is_true(json_object_get(ans, "error")));
+    assert_contains(ans, "exec-only");
+    json_decref(ans);
+    exec_sh(sb, "id -u", &res);
+    assert_string_equal(res.out, "1000\n");
+    sandbox_exec_result_free(&res);
+    sandbox_free(sb);
+}
+
+/* What the brief is for: git on a repository the agent has touched runs its config's commands
+ * (here core.fsmonitor) inside the sandbox, never on the host. */
+static void test_exec_git_untrusted_repo(void **state)
+{
+    NEED_BWRAP();
+    struct sandbox_config cfg = base_config();
+    char *pwned = join(root, "pwned"), *ran = join(workspace, "repo/fsmonitor-ran");
+    char script[1024];
+    snprintf(script, sizeof(script),
+             "git init -q repo && cd repo && echo hi > f && git add f &&"
+             " git -c user.name=a -c user.email=a@b commit -qm one &&"
+             " git config core.fsmonitor 'touch /workspace/repo/fsmonitor-ran; touch %s; false'",
+             pwned);
+    const char *setup[] = {"sh", "-c", script, NULL};
+    struct sandbox_exec ex = {.argv = setup};
+    struct sandbox_exec_result res;
+    struct error err = {0};
+    assert_int_equal(sandbox_exec_once(&cfg, &ex, &res, &err), 0);
+    if (res.exit_code) print_message("setup: %s\n", res.err_text);
+    assert_int_equal(res.exit_code, 0);
+    sandbox_exec_result_free(&res);
+
+    const char *status[] = {"git", "status", "--porcelain", NULL};
+    const char *env[] = {"GIT_TERMINAL_PROMPT=0", NULL};
+    ex = (struct sandbox_exec){.argv = status, .cwd = "/workspace/repo", .env = env};
+    assert_int_equal(sandbox_exec_once(&cfg, &ex, &res, &err), 0);
+    assert_int_equal(res.exit_code, 0);
+    sandbox_exec_result_free(&res);
+    assert_int_equal(access(ran, F_OK), 0); /* the hook did run, in there */
+    assert_int_not_equal(access(pwned, F_OK), 0);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s/repo'", workspace);
+    assert_int_equal(system(cmd), 0);
+    free(pwned);
+    free(ran);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1066,6 +1445,12 @@ int main(void)
         cmocka_unit_test(test_big_requests_and_answers),
         cmocka_unit_test(test_wire_lines),
         cmocka_unit_test(test_start_failures),
+        cmocka_unit_test(test_exec_basics),
+        cmocka_unit_test(test_exec_timeout),
+        cmocka_unit_test(test_exec_large_and_binary_output),
+        cmocka_unit_test(test_exec_keeps_bash_session),
+        cmocka_unit_test(test_exec_once),
+        cmocka_unit_test(test_exec_git_untrusted_repo),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
