@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "util/buf.h"
+#include "util/http_client.h"
 #include "util/json.h"
 #include "util/log.h"
 
@@ -668,22 +669,6 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
     return len;
 }
 
-/* Seconds ("120", "1.5") or an HTTP date, as milliseconds from now; -1 if unparseable. */
-static long parse_retry_after(const char *v)
-{
-    char *end;
-    errno = 0;
-    double secs = strtod(v, &end);
-    if (end != v && errno == 0) {
-        while (*end == ' ') end++;
-        if (*end == '\0') return secs <= 0 ? 0 : secs > 86400 ? 86400000L : (long)(secs * 1000);
-    }
-    time_t when = curl_getdate(v, NULL);
-    if (when == -1) return -1;
-    time_t now = time(NULL);
-    return when <= now ? 0 : when - now > 86400 ? 86400000L : (long)(when - now) * 1000;
-}
-
 static size_t on_header(char *data, size_t size, size_t n, void *ud)
 {
     struct exchange *x = ud;
@@ -709,21 +694,13 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
         double ms = strtod(value, &end);
         if (end != value && ms >= 0) x->retry_after_ms = ms > 86400000.0 ? 86400000L : (long)ms;
     } else if (strcasecmp(line, "retry-after") == 0 && x->retry_after_ms < 0) {
-        x->retry_after_ms = parse_retry_after(value);
+        x->retry_after_ms = http_client_parse_retry_after(value);
     } else if (strcasecmp(line, "x-litellm-response-cost") == 0) {
         char *end;
         double c = strtod(value, &end);
         if (end != value && c >= 0) x->header_cost = c;
     }
     return size * n;
-}
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_OK;
-
-static void curl_init(void)
-{
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 static bool status_retryable(long status)
@@ -757,32 +734,21 @@ static long backoff_ms(const struct settings *s, int attempt)
     return half + (long)(jitter_next() % (uint64_t)(base - half + 1));
 }
 
-/* curl_slist_append, aborting on allocation failure like the rest of the code. */
-static struct curl_slist *slist_add(struct curl_slist *list, const char *line)
-{
-    struct curl_slist *l = curl_slist_append(list, line);
-    if (!l) {
-        fprintf(stderr, "cloudhands: out of memory building LLM request headers\n");
-        abort();
-    }
-    return l;
-}
-
 static struct curl_slist *request_headers(const struct settings *s)
 {
     struct curl_slist *h = NULL;
-    h = slist_add(h, "Content-Type: application/json");
-    h = slist_add(h, "Accept: application/json");
-    h = slist_add(h, "Expect:"); /* no 100-continue round trip */
+    h = http_client_slist_add(h, "Content-Type: application/json");
+    h = http_client_slist_add(h, "Accept: application/json");
+    h = http_client_slist_add(h, "Expect:"); /* no 100-continue round trip */
     struct buf line = BUF_INIT;
     if (s->anthropic) {
-        h = slist_add(h, "anthropic-version: " ANTHROPIC_VERSION);
+        h = http_client_slist_add(h, "anthropic-version: " ANTHROPIC_VERSION);
         if (s->key) buf_addf(&line, "x-api-key: %s", s->key);
     } else if (s->key) {
         buf_addf(&line, "Authorization: Bearer %s", s->key);
     }
     if (line.len) {
-        h = slist_add(h, line.data);
+        h = http_client_slist_add(h, line.data);
         memset(line.data, 0, line.len); /* do not leave the key lying around */
     }
     buf_release(&line);
@@ -792,10 +758,8 @@ static struct curl_slist *request_headers(const struct settings *s)
 static int exchange_run(const struct settings *s, const char *body, struct llm_reply *out,
                         struct error *err)
 {
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_rc != CURLE_OK)
-        return error_set(err, ERR_INTERNAL, "libcurl failed to initialise: %s",
-                         curl_easy_strerror(curl_init_rc));
+    int init = http_client_init(err);
+    if (init) return init;
     CURL *h = curl_easy_init();
     if (!h) return error_set(err, ERR_INTERNAL, "libcurl could not create a handle");
 

@@ -10,6 +10,7 @@
 
 #include "agent/llm.h"
 #include "agent/prompt.h"
+#include "agent/repository.h"
 #include "core/events.h"
 #include "core/notify.h"
 #include "core/settings.h"
@@ -32,6 +33,8 @@
 #define STATUS_LLM_UNAVAILABLE "STATUS$ERROR_LLM_SERVICE_UNAVAILABLE"
 #define STATUS_ERROR           "STATUS$ERROR"
 #define STATUS_READY           "STATUS$READY"
+#define STATUS_SETTING_UP      "STATUS$SETTING_UP_WORKSPACE"
+#define SETUP_TIMEOUT_S        600 /* .openhands/setup.sh */
 
 struct run_state {
     struct agent_run *r;
@@ -45,6 +48,9 @@ struct run_state {
     int64_t user_cursor; /* events up to this id were looked at for new user messages */
     char **secrets;      /* the account's secret values (decrypted), masked in all output */
     size_t nsecrets;
+    bool has_repo; /* the conversation works on a repository: `repo` is open */
+    struct repo_work repo;
+    char *summary; /* the agent's final words (finish message or last message) */
 };
 
 static const char *metrics_text(struct run_state *st)
@@ -158,6 +164,51 @@ static void end_run(struct run_state *st, const char *agent_state, const char *r
 
 static void fail_run(struct run_state *st, const char *runtime_status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The agent stopped on its own (finished, or waits for the user): its work on the repository
+ * is committed, pushed and proposed (agent/repository.c) before the run ends. */
+static void settle_run(struct run_state *st, const char *agent_state)
+{
+    struct agent_run *r = st->r;
+    if (!st->has_repo || !going(st)) {
+        end_run(st, agent_state, "", NULL, NULL);
+        return;
+    }
+    json_t *prs = json_loads(r->conv.pull_requests ? r->conv.pull_requests : "[]", 0, NULL);
+    if (!json_is_array(prs)) {
+        json_decref(prs);
+        prs = json_array();
+    }
+    struct repo_outcome out;
+    struct error err = {0};
+    int rc = repo_publish(&st->repo, r->sandbox, st->summary, r->conv.title,
+                          json_array_size(prs) > 0, st->settings.git_user_name,
+                          st->settings.git_user_email, &r->cancel, &out, &err);
+    if (rc) {
+        if (going(st)) fail_run(st, STATUS_ERROR, "%s", err.message);
+    } else {
+        if (out.pr.number)
+            json_array_append_new(prs, json_pack("{s:I, s:s}", "number", (json_int_t)out.pr.number,
+                                                 "url", out.pr.url));
+        char *prs_text = json_dumps(prs, JSON_COMPACT);
+        struct conversation_update upd = {.branch = out.changed ? st->repo.work_branch : NULL,
+                                          .pull_requests = prs_text};
+        json_t *extras =
+            json_pack("{s:s, s:b, s:b, s:o}", "branch", st->repo.work_branch, "changed",
+                      out.changed, "pushed", out.pushed, "pull_request",
+                      out.pr.number ? json_pack("{s:I, s:s}", "number", (json_int_t)out.pr.number,
+                                                "url", out.pr.url)
+                                    : json_null());
+        json_t *ev = event_observation("git", -1, out.message, out.message, extras, NULL);
+        json_object_set_new(ev, "source", json_string("environment"));
+        append(st, ev, &upd);
+        free(prs_text);
+        end_run(st, agent_state, "", NULL, NULL);
+    }
+    repo_outcome_free(&out);
+    json_decref(prs);
+    error_clear(&err);
+}
 static void fail_run(struct run_state *st, const char *runtime_status, const char *fmt, ...)
 {
     struct buf msg = BUF_INIT;
@@ -187,7 +238,7 @@ static char **sandbox_env(struct run_state *st)
         app->store->ops->secret_list(app->store, st->r->conv.account_id, &secrets, &n, &err))
         n = 0;
     error_clear(&err);
-    char **env = xcalloc(n + 5, sizeof(char *));
+    char **env = xcalloc(n + 6, sizeof(char *));
     size_t k = 0;
     env[k++] = xstrdup(SANDBOX_PATH);
     env[k++] = xstrdup("LANG=C.UTF-8");
@@ -208,6 +259,17 @@ static char **sandbox_env(struct run_state *st)
         }
     }
     secret_list_free(secrets, n);
+    if (st->has_repo && st->repo.token) {
+        /* the provider token: masked wherever it might show, in the sandbox only if asked */
+        if (app->cfg.expose_provider_token && st->repo.provider->token_env) {
+            struct buf kv = BUF_INIT;
+            buf_addf(&kv, "%s=%s", st->repo.provider->token_env, st->repo.token);
+            env[k++] = buf_detach(&kv, NULL);
+        }
+        st->secrets = xrealloc(st->secrets, (st->nsecrets + 2) * sizeof(char *));
+        st->secrets[st->nsecrets++] = xstrdup(st->repo.token);
+        st->secrets[st->nsecrets] = NULL;
+    }
     return env;
 }
 
@@ -239,7 +301,7 @@ static int start_sandbox(struct run_state *st, struct error *err)
         .log_file = log.data,
         .workspace = dir.data,
         .agent_binary = r->app->cfg.agent_binary,
-        .cwd = WORKSPACE,
+        .cwd = st->has_repo ? st->repo.inside_dir : WORKSPACE,
         .env = env,
         .network = r->app->cfg.sandbox_network,
         .no_change_timeout = r->app->cfg.no_change_timeout,
@@ -465,6 +527,8 @@ static bool run_tool_call(struct run_state *st, json_t *model_response,
     } else if (strcmp(call->name, "finish") == 0) {
         const char *m = json_string_value(json_object_get(args, "message"));
         m = m ? m : "";
+        free(st->summary);
+        st->summary = xstrdup(m);
         append(st,
                event_agent_action("finish", m,
                                   json_pack("{s:s, s:{}, s:s}", "final_thought", m, "outputs",
@@ -483,6 +547,90 @@ static bool run_tool_call(struct run_state *st, json_t *model_response,
     json_decref(args);
     json_decref(meta);
     return finished;
+}
+
+/* ---- the repository ----------------------------------------------------------------------- */
+
+/* Clones (first run) or reopens the conversation's repository; on the first run the model gets
+ * the workspace context. Non-zero when the run ended (the failure is written). */
+static int open_repository(struct run_state *st, struct error *err)
+{
+    struct agent_run *r = st->r;
+    struct conversation_update upd = {.status = CONV_RUNNING, .runtime_status = STATUS_SETTING_UP};
+    r->app->store->ops->conversation_update(r->app->store, r->conv.id, r->runner, &upd,
+                                            time_now_us(), NULL);
+    notify_publish(NOTIFY_EVENTS, r->conv.id);
+    int rc = repo_open(r->app, &r->conv, st->settings.git_user_name, st->settings.git_user_email,
+                       &r->cancel, &st->repo, err);
+    if (rc) {
+        repo_work_free(&st->repo);
+        if (going(st))
+            fail_run(st,
+                     rc == ERR_UNAUTHORIZED ? "STATUS$GIT_PROVIDER_AUTHENTICATION_ERROR"
+                                            : STATUS_ERROR,
+                     "%s", err->message);
+        return -1;
+    }
+    st->has_repo = true;
+    if (st->repo.cloned) {
+        json_t *ev = repo_context_event(&st->repo);
+        json_t *text = json_incref(json_object_get(ev, "content"));
+        if (append(st, ev, NULL) < 0) {
+            json_decref(text);
+            return -1;
+        }
+        json_array_append_new(st->messages,
+                              json_pack("{s:s, s:o}", "role", "user", "content", text));
+    }
+    log_info("repository ready", "conversation=%s repository=%s branch=%s cloned=%s", r->conv.id,
+             st->repo.info.full_name, st->repo.work_branch, st->repo.cloned ? "yes" : "no");
+    return 0;
+}
+
+/* The repository's .openhands/setup.sh, sourced in the agent's bash session before the agent
+ * starts (so what it exports stays), recorded as a command and its output. Its failure is
+ * recorded, not fatal: the agent may still do the task. Non-zero when the run ended. */
+static int run_setup_script(struct run_state *st)
+{
+    struct buf command = BUF_INIT;
+    buf_addf(&command, "chmod +x %s && source %s", REPO_SETUP_SCRIPT, REPO_SETUP_SCRIPT);
+    json_t *action_args =
+        json_pack("{s:s, s:b, s:s, s:b, s:b, s:n, s:b}", "command", command.data, "is_input", 0,
+                  "thought", "", "blocking", 1, "is_static", 0, "cwd", "hidden", 0);
+    json_t *action =
+        event_agent_action("run", "Running the repository's setup script", action_args, NULL);
+    json_object_set_new(action, "source", json_string("environment"));
+    int64_t cause = append(st, action, NULL);
+    if (cause < 0) {
+        buf_release(&command);
+        return -1;
+    }
+    json_t *args = json_pack("{s:s, s:i}", "command", command.data, "timeout", SETUP_TIMEOUT_S);
+    json_t *res = NULL;
+    struct error err = {0};
+    int rc = sandbox_tool(st, "execute_bash", args, &res, &err);
+    json_decref(args);
+    if (rc) {
+        if (going(st)) sandbox_lost(st, &err);
+        error_clear(&err);
+        buf_release(&command);
+        return -1;
+    }
+    const char *content = json_string_value(json_object_get(res, "content"));
+    json_int_t exit_code = json_integer_value(json_object_get(res, "exit_code"));
+    struct buf msg = BUF_INIT;
+    buf_addf(&msg, "Command `%s` executed with exit code %lld.", command.data,
+             (long long)exit_code);
+    json_t *extras = json_pack("{s:s, s:{s:I}, s:b}", "command", command.data, "metadata",
+                               "exit_code", exit_code, "hidden", 0);
+    json_t *obs = event_observation("run", cause, content ? content : "", msg.data, extras, NULL);
+    json_object_set_new(obs, "source", json_string("environment"));
+    json_object_set_new(obs, "success", json_boolean(exit_code == 0));
+    append(st, obs, NULL);
+    json_decref(res);
+    buf_release(&msg);
+    buf_release(&command);
+    return going(st) ? 0 : -1;
 }
 
 /* ---- the loop ----------------------------------------------------------------------------- */
@@ -606,13 +754,15 @@ static void iterate(struct run_state *st)
         if (reply.ncalls == 0) {
             /* A plain message: the agent waits for the user. */
             append(st, event_agent_message(reply.content ? reply.content : "", NULL), NULL);
-            end_run(st, "awaiting_user_input", "", NULL, NULL);
+            free(st->summary);
+            st->summary = xstrdup(reply.content ? reply.content : "");
+            settle_run(st, "awaiting_user_input");
         } else {
             bool finished = false;
             for (size_t i = 0; i < reply.ncalls && going(st) && !finished; i++)
                 finished = run_tool_call(st, response, &reply.calls[i], reply.ncalls,
                                          i == 0 ? reply.content : NULL);
-            if (finished) end_run(st, "finished", "", NULL, NULL);
+            if (finished) settle_run(st, "finished");
         }
         json_decref(response);
         llm_reply_free(&reply);
@@ -653,6 +803,10 @@ void agent_run(struct agent_run *r)
     buf_release(&system);
     st.tools = agent_tools();
 
+    if (r->conv.selected_repository && *r->conv.selected_repository &&
+        open_repository(&st, &err) != 0)
+        goto out;
+
     struct conversation_update running = {.status = CONV_RUNNING,
                                           .agent_state = "running",
                                           .runtime_status = STATUS_READY,
@@ -662,6 +816,7 @@ void agent_run(struct agent_run *r)
         fail_run(&st, STATUS_ERROR, "cannot start the sandbox: %s", err.message);
         goto out;
     }
+    if (st.has_repo && repo_has_setup_script(&st.repo) && run_setup_script(&st) != 0) goto out;
     iterate(&st);
 out:
     stop_sandbox(r);
@@ -675,6 +830,8 @@ out:
     json_decref(st.messages);
     json_decref(st.tools);
     env_free(st.secrets);
+    if (st.has_repo) repo_work_free(&st.repo);
+    free(st.summary);
     agent_settings_free(&st.settings);
     error_clear(&err);
 }

@@ -23,10 +23,15 @@ const struct route api_routes[] = {
     {"GET", "/api/conversations/{id}/trajectory", api_trajectory, ROUTE_ACCOUNT},
     {"GET", "/api/conversations/{id}/list-files", api_list_files, ROUTE_ACCOUNT},
     {"GET", "/api/conversations/{id}/select-file", api_select_file, ROUTE_ACCOUNT},
+    {"GET", "/api/conversations/{id}/git/changes", api_git_changes, ROUTE_ACCOUNT},
+    {"GET", "/api/conversations/{id}/git/diff", api_git_diff, ROUTE_ACCOUNT},
+    {"GET", "/api/conversations/{id}/zip-directory", api_zip_directory, ROUTE_ACCOUNT},
 
     {"GET", "/api/settings", api_settings_get, ROUTE_ACCOUNT},
     {"POST", "/api/settings", api_settings_post, ROUTE_ACCOUNT},
     {"GET", "/api/options/models", api_options_models, ROUTE_ACCOUNT},
+    {"POST", "/api/add-git-providers", api_add_git_providers, ROUTE_ACCOUNT},
+    {"POST", "/api/unset-provider-tokens", api_unset_provider_tokens, ROUTE_ACCOUNT},
 
     {"GET", "/api/secrets", api_secret_list, ROUTE_ACCOUNT},
     {"POST", "/api/secrets", api_secret_create, ROUTE_ACCOUNT},

@@ -1,6 +1,7 @@
 /*
  * settings: GET/POST /api/settings (the account's LLM and git identity over the server's
- * defaults) and GET /api/options/models. Rules and encryption live in core/settings.c.
+ * defaults), the git provider tokens (POST /api/add-git-providers, /api/unset-provider-tokens)
+ * and GET /api/options/models. Rules and encryption live in core/settings.c.
  */
 #include <string.h>
 
@@ -26,6 +27,29 @@ int api_settings_post(struct http_request *req, struct http_response *res, struc
     json_decref(body);
     if (rc) return rc;
     response_json(res, 200, json_pack("{s:s}", "message", "Settings stored"));
+    return 0;
+}
+
+/* OpenHands answers {"message": "Git providers stored"}. */
+int api_add_git_providers(struct http_request *req, struct http_response *res,
+                          struct error *err)
+{
+    json_t *body;
+    int rc = http_body_json(req, &body, err);
+    if (rc) return rc;
+    rc = settings_add_provider_tokens(req->app, req->auth.account.id, body, err);
+    json_decref(body);
+    if (rc) return rc;
+    response_json(res, 200, json_pack("{s:s}", "message", "Git providers stored"));
+    return 0;
+}
+
+int api_unset_provider_tokens(struct http_request *req, struct http_response *res,
+                              struct error *err)
+{
+    int rc = settings_unset_provider_tokens(req->app, req->auth.account.id, err);
+    if (rc) return rc;
+    response_json(res, 200, json_pack("{s:s}", "message", "Unset Git provider tokens"));
     return 0;
 }
 

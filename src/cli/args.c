@@ -200,6 +200,19 @@ bool cli_config(const struct cli_args *a, struct config *cfg)
     cfg->llm_model = pick(cli_opt(a, "llm-model"), "CLOUDHANDS_LLM_MODEL", NULL);
     cfg->llm_base_url = pick(cli_opt(a, "llm-base-url"), "CLOUDHANDS_LLM_BASE_URL", NULL);
     cfg->llm_api_key = pick(cli_opt(a, "llm-api-key"), "CLOUDHANDS_LLM_API_KEY", NULL);
+    cfg->default_git_provider = pick(cli_opt(a, "default-git-provider"),
+                                     "CLOUDHANDS_DEFAULT_GIT_PROVIDER", DEFAULT_GIT_PROVIDER);
+    cfg->github_api_url =
+        pick(cli_opt(a, "github-api-url"), "CLOUDHANDS_GITHUB_API_URL", DEFAULT_GITHUB_API_URL);
+    cfg->github_url = pick(cli_opt(a, "github-url"), "CLOUDHANDS_GITHUB_URL", DEFAULT_GITHUB_URL);
+    cfg->gitlab_url = pick(cli_opt(a, "gitlab-url"), "CLOUDHANDS_GITLAB_URL", DEFAULT_GITLAB_URL);
+    cfg->git_url_template =
+        pick(cli_opt(a, "git-url-template"), "CLOUDHANDS_GIT_URL_TEMPLATE", NULL);
+    cfg->github_token = pick(cli_opt(a, "github-token"), "CLOUDHANDS_GITHUB_TOKEN", NULL);
+    cfg->gitlab_token = pick(cli_opt(a, "gitlab-token"), "CLOUDHANDS_GITLAB_TOKEN", NULL);
+    cfg->git_token = pick(cli_opt(a, "git-token"), "CLOUDHANDS_GIT_TOKEN", NULL);
+    cfg->expose_provider_token = cli_opt(a, "expose-provider-token") != NULL;
+    cfg->git_clone_depth = DEFAULT_GIT_CLONE_DEPTH;
     char self[4096];
     ssize_t self_len = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (self_len > 0) {

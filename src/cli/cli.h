@@ -14,7 +14,7 @@
 
 #include "core/app.h"
 
-#define CLI_MAX_OPTIONS 16
+#define CLI_MAX_OPTIONS 32
 
 struct cli_option {
     const char *name;    /* long name without "--" */

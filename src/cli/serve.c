@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "core/accounts.h"
 #include "agent/runner.h"
+#include "git/provider.h"
 #include "http/server.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -39,6 +40,31 @@ static const struct cli_option options[] = {
      "a runner's claim on a conversation; after a crash, others resume it this long later "
      "(default 30)"},
     {"sandbox-network", NULL, "let the agent's sandbox reach the network (default: no network)"},
+    {"default-git-provider", "NAME",
+     "github, gitlab or git: the provider of a conversation's repository when the request names "
+     "none (default github; env CLOUDHANDS_DEFAULT_GIT_PROVIDER)"},
+    {"github-api-url", "URL",
+     "GitHub's REST API, e.g. https://ghe.example.com/api/v3 for GitHub Enterprise (default "
+     "https://api.github.com; env CLOUDHANDS_GITHUB_API_URL)"},
+    {"github-url", "URL",
+     "where GitHub serves git over HTTPS (default https://github.com; env "
+     "CLOUDHANDS_GITHUB_URL)"},
+    {"gitlab-url", "URL", "GitLab (default https://gitlab.com; env CLOUDHANDS_GITLAB_URL)"},
+    {"git-url-template", "URL",
+     "turns on the plain git provider: where {owner}/{repo} lives, e.g. "
+     "https://git.example.com/{owner}/{repo}.git or file:///srv/git/{owner}/{repo}.git (env "
+     "CLOUDHANDS_GIT_URL_TEMPLATE)"},
+    {"github-token", "TOKEN",
+     "a GitHub token for accounts that added none (env CLOUDHANDS_GITHUB_TOKEN, preferred: flags "
+     "show in ps)"},
+    {"gitlab-token", "TOKEN", "the same for GitLab (env CLOUDHANDS_GITLAB_TOKEN)"},
+    {"git-token", "TOKEN",
+     "the same for the git provider, as TOKEN or USER:PASSWORD (env CLOUDHANDS_GIT_TOKEN)"},
+    {"git-clone-depth", "N",
+     "history fetched into a workspace: the last N commits (default 1), 0 for all of it"},
+    {"expose-provider-token", NULL,
+     "give the agent's sandbox the account's token as GITHUB_TOKEN / GITLAB_TOKEN (default: the "
+     "token never enters the sandbox; the server pushes)"},
     {NULL, NULL, NULL},
 };
 
@@ -80,11 +106,18 @@ static int serve_exec(const struct cli_args *a)
         !cli_opt_int(a, "max-iterations", cfg.max_iterations, 1, 100000, &cfg.max_iterations) ||
         !cli_opt_int(a, "no-change-timeout", cfg.no_change_timeout, 1, 3600,
                      &cfg.no_change_timeout) ||
-        !cli_opt_int(a, "lease-seconds", cfg.lease_seconds, 2, 3600, &cfg.lease_seconds)) {
+        !cli_opt_int(a, "lease-seconds", cfg.lease_seconds, 2, 3600, &cfg.lease_seconds) ||
+        !cli_opt_int(a, "git-clone-depth", cfg.git_clone_depth, 0, 1000000, &cfg.git_clone_depth)) {
         config_free(&cfg);
         return 2;
     }
     cfg.sandbox_network = cli_opt(a, "sandbox-network") != NULL;
+    if (!git_provider_find(&cfg, NULL, &err)) {
+        cli_error("--default-git-provider: %s", err.message);
+        config_free(&cfg);
+        error_clear(&err);
+        return 2;
+    }
     /* Signals are taken by sigwait() below; block them before any thread starts. */
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);

@@ -55,5 +55,15 @@ void config_free(struct config *cfg)
     if (cfg->llm_api_key) crypto_wipe(cfg->llm_api_key, strlen(cfg->llm_api_key));
     free(cfg->llm_api_key);
     free(cfg->agent_binary);
+    free(cfg->default_git_provider);
+    free(cfg->github_api_url);
+    free(cfg->github_url);
+    free(cfg->gitlab_url);
+    free(cfg->git_url_template);
+    char **tokens[] = {&cfg->github_token, &cfg->gitlab_token, &cfg->git_token};
+    for (size_t i = 0; i < sizeof(tokens) / sizeof(tokens[0]); i++) {
+        if (*tokens[i]) crypto_wipe(*tokens[i], strlen(*tokens[i]));
+        free(*tokens[i]);
+    }
     memset(cfg, 0, sizeof(*cfg));
 }

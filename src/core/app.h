@@ -20,6 +20,11 @@
 #define DEFAULT_LEASE_SECONDS     30
 #define DEFAULT_MAX_ITERATIONS    100
 #define DEFAULT_NO_CHANGE_TIMEOUT 10
+#define DEFAULT_GIT_PROVIDER      "github"
+#define DEFAULT_GITHUB_API_URL    "https://api.github.com"
+#define DEFAULT_GITHUB_URL        "https://github.com"
+#define DEFAULT_GITLAB_URL        "https://gitlab.com"
+#define DEFAULT_GIT_CLONE_DEPTH   1
 
 /* Settings resolved from defaults, then the environment, then flags (flags win). */
 struct config {
@@ -39,6 +44,18 @@ struct config {
     char *llm_base_url;
     char *llm_api_key;
     char *agent_binary; /* this executable, mounted into sandboxes */
+
+    /* Git providers (src/git/provider.h). */
+    char *default_git_provider; /* for conversations that name none: "github" */
+    char *github_api_url;       /* REST API, default https://api.github.com */
+    char *github_url;           /* git over HTTPS, default https://github.com */
+    char *gitlab_url;           /* web, API (/api/v4) and git, default https://gitlab.com */
+    char *git_url_template;     /* the "git" provider: ".../{owner}/{repo}.git"; NULL = off */
+    char *github_token;         /* server-wide tokens for accounts that set none */
+    char *gitlab_token;
+    char *git_token;
+    bool expose_provider_token; /* the sandbox sees GITHUB_TOKEN / GITLAB_TOKEN */
+    int git_clone_depth;        /* --depth of the workspace clone; 0 = full history */
 };
 
 struct app {

@@ -5,9 +5,14 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/events.h"
 #include "core/notify.h"
+#include "core/settings.h"
+#include "git/git.h"
+#include "git/provider.h"
+#include "util/crypto.h"
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/timeutil.h"
@@ -22,7 +27,6 @@ static const struct json_field create_fields[] = {
     {NULL, 0, false, 0},
 };
 
-static const char *const git_providers[] = {"github", "gitlab", "git", NULL};
 static const char *const statuses[] = {CONV_STARTING, CONV_RUNNING, CONV_STOPPED,
                                        CONV_ARCHIVED, CONV_ERROR,   NULL};
 
@@ -85,7 +89,10 @@ int conversation_request_parse(json_t *body, bool require_message, struct conver
     if (require_message && (!out->initial_user_msg || !*out->initial_user_msg))
         return error_invalid(err, "initial_user_msg", "missing",
                              "Field required: the task for the agent");
-    if (out->git_provider && !in_list(out->git_provider, git_providers))
+    bool known = !out->git_provider;
+    for (const struct git_provider *const *p = git_providers; *p && !known; p++)
+        known = strcmp((*p)->name, out->git_provider) == 0;
+    if (!known)
         return error_invalid(err, "git_provider", "enum",
                              "Input should be 'github', 'gitlab' or 'git'");
     if (out->repository && !repository_name_valid(out->repository, out->git_provider))
@@ -95,6 +102,9 @@ int conversation_request_parse(json_t *body, bool require_message, struct conver
     if (out->selected_branch && !*out->selected_branch)
         return error_invalid(err, "selected_branch", "string_too_short",
                              "Branch name must not be empty");
+    if (out->selected_branch && !git_branch_name_valid(out->selected_branch))
+        return error_invalid(err, "selected_branch", "value_error",
+                             "'%.100s' is not a valid git branch name", out->selected_branch);
     return 0;
 }
 
@@ -171,6 +181,31 @@ static int limit_error(struct error *err, int limit, int current)
     return ERR_LIMIT;
 }
 
+/* The seed's access check, before anything is stored: the repository exists on its provider
+ * and the account's (or the server's) token may see it. ERR_UNAUTHORIZED otherwise. */
+static int check_repository_access(struct app *app, const struct auth *who,
+                                   const struct conversation_request *rq,
+                                   const struct git_provider **provider, struct error *err)
+{
+    const struct git_provider *p = git_provider_find(&app->cfg, rq->git_provider, err);
+    if (!p) return ERR_INVALID;
+    if (!repository_name_valid(rq->repository, p->name))
+        return error_invalid(err, "repository", "string_pattern_mismatch",
+                             "Repository must be shaped owner/repo (letters, digits, '-', '_', "
+                             "'.')");
+    char *token = NULL;
+    int rc = settings_provider_token(app, who->account.id, p, &token, err);
+    if (rc) return rc;
+    struct provider_call pc = {.cfg = &app->cfg, .token = token};
+    struct repo_info info;
+    rc = p->lookup(&pc, rq->repository, &info, err);
+    if (token) crypto_wipe(token, strlen(token));
+    free(token);
+    if (!rc) repo_info_free(&info);
+    *provider = p;
+    return rc;
+}
+
 int conversations_create(struct app *app, const struct auth *who, const char *trigger,
                          const struct conversation_request *rq, const char *idempotency_key,
                          char **response, struct error *err)
@@ -189,6 +224,12 @@ int conversations_create(struct app *app, const struct auth *who, const char *tr
         return error_invalid(err, "header.Idempotency-Key", "string_too_long",
                              "Idempotency-Key must have 1 to %d characters", IDEMPOTENCY_KEY_MAX);
 
+    const struct git_provider *provider = NULL;
+    if (rq->repository) {
+        int rc = check_repository_access(app, who, rq, &provider, err);
+        if (rc) return rc;
+    }
+
     crypto_uuid_hex(c.id);
     conversation_title_from_message(msg, c.id, &title);
     c.account_id = who->account.id;
@@ -198,9 +239,7 @@ int conversations_create(struct app *app, const struct auth *who, const char *tr
     c.trigger = (char *)trigger;
     c.selected_repository = (char *)rq->repository;
     c.selected_branch = (char *)rq->selected_branch;
-    c.git_provider = (char *)(rq->git_provider ? rq->git_provider
-                              : rq->repository ? "github"
-                                               : NULL);
+    c.git_provider = provider ? (char *)provider->name : (char *)rq->git_provider;
     c.conversation_instructions = (char *)rq->conversation_instructions;
     c.pull_requests = "[]";
     c.metrics = "{}";
@@ -295,9 +334,15 @@ int conversations_delete(struct app *app, const struct auth *who, const char *id
      * files it works on. */
     notify_publish(NOTIFY_STOP, id);
     notify_publish(NOTIFY_EVENTS, id);
-    struct buf ws = BUF_INIT;
-    conversation_workspace(app, id, &ws);
-    fs_remove_tree(ws.data);
-    buf_release(&ws);
+    struct buf path = BUF_INIT;
+    conversation_workspace(app, id, &path);
+    fs_remove_tree(path.data);
+    size_t len = path.len;
+    buf_adds(&path, ".git"); /* its mirror (agent/repository.c) */
+    fs_remove_tree(path.data);
+    path.len = len;
+    buf_adds(&path, ".log");
+    unlink(path.data);
+    buf_release(&path);
     return 0;
 }

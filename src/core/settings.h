@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "core/app.h"
+#include "git/provider.h"
 
 /* What a run needs, resolved: the account's values where it set them, the server's otherwise.
  * Strings are malloc'd (NULL when neither has one); free with agent_settings_free. The
@@ -30,5 +31,22 @@ void agent_settings_free(struct agent_settings *s);
 int settings_public(struct app *app, int64_t account_id, json_t **out, struct error *err);
 /* POST /api/settings: validates and stores a partial update (unknown fields are 422). */
 int settings_update(struct app *app, int64_t account_id, json_t *body, struct error *err);
+
+/* Git provider tokens live in the settings as "provider_tokens": {"github": {"token_sealed",
+ * "host"}}, sealed like the LLM key. */
+
+/* The token a conversation of the account uses with provider p: the account's own (decrypted),
+ * else the server's (--github-token, ...); *token is NULL when there is neither. Wipe and free
+ * it after use. */
+int settings_provider_token(struct app *app, int64_t account_id, const struct git_provider *p,
+                            char **token, struct error *err);
+/* POST /api/add-git-providers {"provider_tokens": {"github": {"token", "host"}}}: checks each
+ * token with its provider (ERR_UNAUTHORIZED when refused) and stores it sealed. An empty or
+ * missing token keeps the stored one (only the host changes), as in OpenHands. A host must be
+ * the one this server is configured with for that provider. */
+int settings_add_provider_tokens(struct app *app, int64_t account_id, json_t *body,
+                                 struct error *err);
+/* POST /api/unset-provider-tokens: removes the account's provider tokens. */
+int settings_unset_provider_tokens(struct app *app, int64_t account_id, struct error *err);
 
 #endif

@@ -72,6 +72,8 @@ struct http_response {
     long retry_after;           /* > 0: a Retry-After header */
     const char *allow;          /* 405: the Allow header */
     struct http_stream *stream; /* set: the body is streamed (body ignored); owned */
+    int file_fd;                /* > 0: the body is this whole file (body ignored); owned */
+    const char *disposition;    /* a Content-Disposition header, or NULL */
 };
 
 /* Request accessors (values borrowed from the connection; valid during the request). */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "http/http.h"
@@ -70,6 +71,19 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
         if (!r) return MHD_NO;
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
         MHD_add_response_header(r, "X-Accel-Buffering", "no"); /* proxies: do not buffer */
+    } else if (res->file_fd > 0) {
+        struct stat st;
+        r = fstat(res->file_fd, &st) == 0
+                ? MHD_create_response_from_fd64((uint64_t)st.st_size, res->file_fd)
+                : NULL;
+        if (!r) {
+            close(res->file_fd);
+            res->file_fd = 0;
+            return MHD_NO;
+        }
+        res->file_fd = 0; /* MHD closes it */
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                res->content_type ? res->content_type : "application/octet-stream");
     } else {
         size_t len;
         char *data = buf_detach(&res->body, &len);
@@ -88,6 +102,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
     }
     if (res->allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, res->allow);
+    if (res->disposition)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, res->disposition);
     enum MHD_Result ok = MHD_queue_response(conn, res->status, r);
     MHD_destroy_response(r);
     return ok;

@@ -173,3 +173,11 @@ done:
     buf_release(&path);
     return rc;
 }
+
+void crypto_base64(const void *in, size_t len, struct buf *out)
+{
+    size_t n = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+    buf_grow(out, n);
+    sodium_bin2base64(out->data + out->len, n, in, len, sodium_base64_VARIANT_ORIGINAL);
+    out->len += n - 1; /* without the NUL sodium wrote, which buf keeps after len anyway */
+}

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/buf.h"
 #include "util/error.h"
 
 #define SERVER_SECRET_LEN   32
@@ -24,6 +25,8 @@ int crypto_init(void);
 void crypto_random(void *out, size_t len);
 /* Lowercase hex of `len` bytes into out[2*len+1]. */
 void crypto_hex(const void *in, size_t len, char *out);
+/* Standard base64 (with padding) of `len` bytes, appended to out. */
+void crypto_base64(const void *in, size_t len, struct buf *out);
 /* A uuid4 (version and variant bits set) as 32 lowercase hex chars into out[33]. */
 void crypto_uuid_hex(char out[CONVERSATION_ID_LEN + 1]);
 /* Keyed BLAKE2b-256 of `data` with the server secret, as hex into out[KEYED_HASH_HEX]. */

@@ -79,3 +79,20 @@ fail:
     free(p);
     return -1;
 }
+
+char *fs_find_program(const char *name)
+{
+    const char *path = getenv("PATH");
+    if (!path || !*path) path = "/usr/bin:/bin";
+    while (*path) {
+        size_t n = strcspn(path, ":");
+        struct buf b = BUF_INIT;
+        buf_add(&b, path, n);
+        buf_addf(&b, "/%s", name);
+        if (n && access(b.data, X_OK) == 0) return buf_detach(&b, NULL);
+        buf_release(&b);
+        path += n;
+        if (*path == ':') path++;
+    }
+    return NULL;
+}

@@ -22,5 +22,8 @@ int fs_read_fd(int fd, size_t max, struct buf *out, struct error *err);
 int fs_remove_tree(const char *path);
 /* mkdir -p with mode 0700. */
 int fs_make_dirs(const char *path);
+/* The executable `name` on PATH (or /usr/bin:/bin), malloc'd; NULL when there is none. Resolve
+ * before fork: a child of a threaded process may not allocate. */
+char *fs_find_program(const char *name);
 
 #endif

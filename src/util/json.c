@@ -82,6 +82,11 @@ static int check_one(json_t *v, const struct json_field *f, struct error *err)
         }
         return 0;
     }
+    case JF_OBJECT:
+        if (!json_is_object(v))
+            return error_invalid(err, f->name, "dict_type",
+                                 "Input should be a valid dictionary or object");
+        return 0;
     }
     return 0;
 }

@@ -19,6 +19,7 @@ enum json_field_type {
     JF_INT,         /* an integer */
     JF_BOOL,        /* true/false */
     JF_STRING_LIST, /* an array of strings */
+    JF_OBJECT,      /* an object (its members are the caller's to check) */
 };
 
 struct json_field {

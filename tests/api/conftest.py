@@ -55,6 +55,38 @@ def free_port():
     return port
 
 
+# The repositories the server-core tests name (all public in the default forge).
+DEFAULT_REPOS = ("yourusername/your-repo", "octo/hello-world", "a/b", "my-org/my.repo_name-2",
+                 "org/alpha", "org/beta", "org/paged", "org/other", "org/none", "keep/me", "o/r",
+                 "owner/repo")
+_forge = None
+_forge_lock = threading.Lock()
+
+
+def default_forge():
+    """The shared test forge of this pytest process, started on first use, stopped at exit."""
+    global _forge
+    with _forge_lock:
+        if _forge is None:
+            import atexit
+            import shutil
+            import tempfile
+            from forge import GitForge
+            root = tempfile.mkdtemp(prefix="cloudhands-forge-")
+            forge = GitForge(root)
+            for name in DEFAULT_REPOS:
+                forge.make_repo(name, {"README.md": f"# {name}\n"})
+            forge.setup(public="*")
+
+            def stop():
+                forge.close()
+                shutil.rmtree(root, ignore_errors=True)
+
+            atexit.register(stop)
+            _forge = forge
+    return _forge
+
+
 def assert_no_sanitizer_report(text, what):
     for marker in SANITIZER_MARKERS:
         assert marker not in text, f"{what}: sanitizer report ({marker!r}) in stderr:\n{text[-6000:]}"
@@ -167,6 +199,13 @@ class Server:
         if self.listen:
             argv += ["--listen", f"127.0.0.1:{self.port}"]
         argv += self.args
+        # Repositories: unless a test brings its own, every provider points at one shared test
+        # forge (tests/fixtures/git_forge.py) holding the public repositories the tests name.
+        if "--github-api-url" not in self.args:
+            f = default_forge()
+            argv += ["--github-api-url", f.url, "--github-url", f.url, "--gitlab-url", f.url]
+            if "--git-url-template" not in self.args:
+                argv += ["--git-url-template", f.url + "/{owner}/{repo}.git"]
         # Unless a test runs agents, no runner takes conversations: they stay queued (STARTING)
         # and count toward the limit, which is what the server-core tests check.
         if "--runners" not in self.args:

@@ -1,0 +1,51 @@
+/*
+ * http_client: outgoing HTTP requests over libcurl (the git providers' REST APIs; the LLM client
+ * shares its process-wide setup and header helpers). One blocking request per call, with a
+ * timeout, an optional cancel flag, a cap on the answer's size, and the answer's headers that
+ * the caller asked for. Redirects are not followed: an API that redirects is misconfigured, and
+ * following would carry credentials to another host.
+ */
+#ifndef CH_HTTP_CLIENT_H
+#define CH_HTTP_CLIENT_H
+
+#include <curl/curl.h>
+#include <stdatomic.h>
+
+#include "util/buf.h"
+#include "util/error.h"
+
+#define HTTP_CLIENT_MAX_CAPTURE 4
+
+struct http_client_request {
+    const char *method; /* "GET", "POST", ... */
+    const char *url;
+    const char *const *headers; /* "Name: value" lines, NULL-terminated; may be NULL */
+    const char *body;           /* sent as is (NULL: none) */
+    long timeout_s;             /* whole request; 0 = 30 */
+    size_t max_response;        /* bytes of body kept before failing; 0 = 8 MiB */
+    const atomic_int *cancel;   /* non-zero stops the request; may be NULL */
+    const char *capture[HTTP_CLIENT_MAX_CAPTURE]; /* answer headers to keep (case-insensitive) */
+};
+
+struct http_client_response {
+    long status; /* 0 when no answer came */
+    struct buf body;
+    char *captured[HTTP_CLIENT_MAX_CAPTURE]; /* values of request.capture, NULL when absent */
+    long retry_after_ms;                     /* Retry-After(-Ms) as ms from now, -1: none */
+};
+
+/* Performs the request. 0 when an answer (any status) came back; ERR_UNAVAILABLE when none did
+ * (the message names the transport failure); ERR_INTERNAL for an answer over max_response. */
+int http_client_request(const struct http_client_request *rq, struct http_client_response *resp,
+                        struct error *err);
+void http_client_response_release(struct http_client_response *resp);
+
+/* curl_global_init, once per process (thread-safe). 0 or ERR_INTERNAL. */
+int http_client_init(struct error *err);
+/* curl_slist_append that aborts on allocation failure, like the rest of the code. */
+struct curl_slist *http_client_slist_add(struct curl_slist *list, const char *line);
+/* A Retry-After value, seconds ("120", "1.5") or an HTTP date, as milliseconds from now (at most
+ * a day); -1 when it is neither. */
+long http_client_parse_retry_after(const char *value);
+
+#endif
