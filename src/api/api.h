@@ -37,8 +37,7 @@ int api_select_file(struct http_request *req, struct http_response *res, struct 
 /* settings.c */
 int api_settings_get(struct http_request *req, struct http_response *res, struct error *err);
 int api_settings_post(struct http_request *req, struct http_response *res, struct error *err);
-int api_add_git_providers(struct http_request *req, struct http_response *res,
-                          struct error *err);
+int api_add_git_providers(struct http_request *req, struct http_response *res, struct error *err);
 int api_unset_provider_tokens(struct http_request *req, struct http_response *res,
                               struct error *err);
 int api_git_changes(struct http_request *req, struct http_response *res, struct error *err);

@@ -31,8 +31,7 @@ int api_settings_post(struct http_request *req, struct http_response *res, struc
 }
 
 /* OpenHands answers {"message": "Git providers stored"}. */
-int api_add_git_providers(struct http_request *req, struct http_response *res,
-                          struct error *err)
+int api_add_git_providers(struct http_request *req, struct http_response *res, struct error *err)
 {
     json_t *body;
     int rc = http_body_json(req, &body, err);
