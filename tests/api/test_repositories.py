@@ -130,9 +130,12 @@ def test_a_follow_up_pushes_more_to_the_same_branch(server, llm, repos):
     g = bare(repos, "acme/demo")
     subjects = git("--git-dir", str(g), "log", "--format=%s", second["branch"], "-n", "3").stdout
     assert subjects.split("\n")[:2] == ["Add two.txt", "Add one.txt"]
-    # the second run was a resume: no second clone, no second workspace context
+    # the second run was a resume: no second clone, no second workspace context, and the model
+    # still reads the context once (replayed from the stored event)
     evs = all_events(api, cid)
     assert sum(1 for e in evs if e.get("observation") == "recall") == 1
+    last = llm.requests()[-1]["body"]["messages"]
+    assert sum(1 for m in last if "<REPOSITORY_INFO>" in str(m.get("content"))) == 1
 
 
 def test_no_changes_means_no_push(server, llm, repos):
