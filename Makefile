@@ -33,7 +33,7 @@ test: test-deps
 	@scripts/test.sh
 
 bench: test-deps build
-	@bench/run.sh && bench/agent.sh
+	@bench/run.sh && bench/agent.sh && /usr/bin/python3 bench/clone.py
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -194,7 +194,9 @@ static char *read_instructions(const char *dir)
                   fs_read_fd(fd, REPO_INSTRUCTIONS_MAX, &text, &err) == 0;
         close(fd);
         error_clear(&err);
-        if (ok && text.len && json_string_length(json_string(text.data)) == 0) ok = false;
+        json_t *utf8 = ok ? json_stringn(text.data, text.len) : NULL; /* NULL: not UTF-8 */
+        ok = ok && utf8 != NULL;
+        json_decref(utf8);
         if (ok && text.len) return buf_detach(&text, NULL);
         buf_release(&text);
     }
