@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "util/buf.h"
+#include "util/crypto.h"
 #include "util/http_client.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -142,13 +143,6 @@ struct settings {
 static bool cancelled(const struct settings *s)
 {
     return s->cancel && atomic_load(s->cancel) != 0;
-}
-
-/* libcurl progress callback: a non-zero answer aborts the transfer. */
-static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow)
-{
-    return cancelled(ctx) ? 1 : 0;
 }
 
 static int settings_load(const struct llm_config *cfg, struct settings *s, struct error *err)
@@ -642,67 +636,6 @@ static int parse_anthropic(json_t *root, double header_cost, const char *key, st
 
 /* ---- HTTP --------------------------------------------------------------------------------- */
 
-struct exchange {
-    struct buf body;
-    bool too_large;
-    long retry_after_ms; /* -1: the response had no Retry-After */
-    double header_cost;  /* LiteLLM's x-litellm-response-cost, 0 when absent */
-};
-
-static void exchange_reset(struct exchange *x)
-{
-    buf_reset(&x->body);
-    x->too_large = false;
-    x->retry_after_ms = -1;
-    x->header_cost = 0;
-}
-
-static size_t on_body(char *data, size_t size, size_t n, void *ud)
-{
-    struct exchange *x = ud;
-    size_t len = size * n;
-    if (x->body.len + len > LLM_MAX_RESPONSE) {
-        x->too_large = true;
-        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
-    }
-    buf_add(&x->body, data, len);
-    return len;
-}
-
-static size_t on_header(char *data, size_t size, size_t n, void *ud)
-{
-    struct exchange *x = ud;
-    size_t len = size * n;
-    char line[256];
-    if (len >= sizeof(line)) return len; /* none of the headers we read is that long */
-    memcpy(line, data, len);
-    line[len] = '\0';
-    while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == '\n' || line[len - 1] == ' '))
-        line[--len] = '\0';
-    if (strncmp(line, "HTTP/", 5) == 0) { /* a new response (e.g. after a 100 Continue) */
-        x->retry_after_ms = -1;
-        x->header_cost = 0;
-        return size * n;
-    }
-    char *colon = strchr(line, ':');
-    if (!colon) return size * n;
-    *colon = '\0';
-    char *value = colon + 1;
-    while (*value == ' ' || *value == '\t') value++;
-    if (strcasecmp(line, "retry-after-ms") == 0) {
-        char *end;
-        double ms = strtod(value, &end);
-        if (end != value && ms >= 0) x->retry_after_ms = ms > 86400000.0 ? 86400000L : (long)ms;
-    } else if (strcasecmp(line, "retry-after") == 0 && x->retry_after_ms < 0) {
-        x->retry_after_ms = http_client_parse_retry_after(value);
-    } else if (strcasecmp(line, "x-litellm-response-cost") == 0) {
-        char *end;
-        double c = strtod(value, &end);
-        if (end != value && c >= 0) x->header_cost = c;
-    }
-    return size * n;
-}
-
 static bool status_retryable(long status)
 {
     return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
@@ -734,78 +667,61 @@ static long backoff_ms(const struct settings *s, int attempt)
     return half + (long)(jitter_next() % (uint64_t)(base - half + 1));
 }
 
-static struct curl_slist *request_headers(const struct settings *s)
+/* The request's headers into h[] (NULL-terminated); the line with the key is malloc'd in *key_line,
+ * wiped and freed by the caller. */
+static void request_headers(const struct settings *s, const char *h[5], char **key_line)
 {
-    struct curl_slist *h = NULL;
-    h = http_client_slist_add(h, "Content-Type: application/json");
-    h = http_client_slist_add(h, "Accept: application/json");
-    h = http_client_slist_add(h, "Expect:"); /* no 100-continue round trip */
+    size_t n = 0;
     struct buf line = BUF_INIT;
+    h[n++] = "Accept: application/json";
     if (s->anthropic) {
-        h = http_client_slist_add(h, "anthropic-version: " ANTHROPIC_VERSION);
+        h[n++] = "anthropic-version: " ANTHROPIC_VERSION;
         if (s->key) buf_addf(&line, "x-api-key: %s", s->key);
     } else if (s->key) {
         buf_addf(&line, "Authorization: Bearer %s", s->key);
     }
-    if (line.len) {
-        h = http_client_slist_add(h, line.data);
-        memset(line.data, 0, line.len); /* do not leave the key lying around */
-    }
+    *key_line = line.len ? buf_detach(&line, NULL) : NULL;
     buf_release(&line);
-    return h;
+    if (*key_line) h[n++] = *key_line;
+    h[n] = NULL;
 }
 
 static int exchange_run(const struct settings *s, const char *body, struct llm_reply *out,
                         struct error *err)
 {
-    int init = http_client_init(err);
-    if (init) return init;
-    CURL *h = curl_easy_init();
-    if (!h) return error_set(err, ERR_INTERNAL, "libcurl could not create a handle");
-
-    struct curl_slist *headers = request_headers(s);
-    struct exchange x = {BUF_INIT, false, -1, 0};
-    char errbuf[CURL_ERROR_SIZE];
-    curl_easy_setopt(h, CURLOPT_URL, s->url);
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "cloudhands/" CH_VERSION);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, s->timeout_s);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    if (s->cancel) {
-        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-        curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)s);
-        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    }
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-
+    const char *headers[6];
+    char *key_line;
+    request_headers(s, headers + 1, &key_line);
+    headers[0] = "Content-Type: application/json";
+    struct http_client_request rq = {
+        .method = "POST",
+        .url = s->url,
+        .headers = headers,
+        .body = body,
+        .timeout_s = s->timeout_s,
+        .max_response = LLM_MAX_RESPONSE,
+        .cancel = s->cancel,
+        .capture = {"x-litellm-response-cost"}, /* LiteLLM's cost, when it proxies */
+    };
     const char *provider = s->anthropic ? "anthropic" : "openai";
     struct buf last = BUF_INIT; /* what the last failed attempt got, for the final message */
+    struct http_client_response x = {0};
     int rc = 0;
     for (int attempt = 0;; attempt++) {
-        exchange_reset(&x);
-        errbuf[0] = '\0';
-        CURLcode cc = curl_easy_perform(h);
+        struct error transport = {0};
+        http_client_response_release(&x);
+        http_client_request(&rq, &x, &transport);
         if (cancelled(s)) {
             rc = error_set(err, ERR_UNAVAILABLE, "the LLM call was cancelled");
             break;
         }
-        long status = 0;
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        long status = x.status;
+        CURLcode cc = (CURLcode)x.curl_code;
         buf_reset(&last);
+        if (transport.code == ERR_INTERNAL && !x.too_large) { /* could not even start */
+            rc = error_set(err, ERR_INTERNAL, "%s", transport.message);
+            break;
+        }
 
         if (x.too_large) {
             rc =
@@ -814,7 +730,7 @@ static int exchange_run(const struct settings *s, const char *body, struct llm_r
             break;
         }
         if (cc != CURLE_OK) {
-            const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(cc);
+            const char *detail = x.transport_error;
             if (!curl_retryable(cc)) {
                 rc = fail(err, ERR_INVALID, s->key, "cannot call the LLM at the configured URL: %s",
                           detail);
@@ -825,6 +741,12 @@ static int exchange_run(const struct settings *s, const char *body, struct llm_r
             else
                 buf_addf(&last, "connection failed (%s)", detail);
         } else if (status >= 200 && status < 300) {
+            double header_cost = 0;
+            if (x.captured[0]) {
+                char *end;
+                double c = strtod(x.captured[0], &end);
+                if (end != x.captured[0] && c >= 0) header_cost = c;
+            }
             json_error_t jerr;
             json_t *root = json_loadb(x.body.data, x.body.len, 0, &jerr);
             if (!json_is_object(root)) {
@@ -837,8 +759,8 @@ static int exchange_run(const struct settings *s, const char *body, struct llm_r
                 json_decref(root);
                 break;
             }
-            rc = s->anthropic ? parse_anthropic(root, x.header_cost, s->key, out, err)
-                              : parse_openai(root, x.header_cost, s->key, out, err);
+            rc = s->anthropic ? parse_anthropic(root, header_cost, s->key, out, err)
+                              : parse_openai(root, header_cost, s->key, out, err);
             json_decref(root);
             break;
         } else {
@@ -886,9 +808,9 @@ static int exchange_run(const struct settings *s, const char *body, struct llm_r
             sleep_ms(delay - slept < 50 ? delay - slept : 50);
     }
     buf_release(&last);
-    buf_release(&x.body);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(h);
+    http_client_response_release(&x);
+    if (key_line) crypto_wipe(key_line, strlen(key_line));
+    free(key_line);
     return rc;
 }
 

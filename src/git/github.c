@@ -59,27 +59,6 @@ static int call(const struct provider_call *pc, const char *method, const char *
     return rc;
 }
 
-/* The failures every call shares: a refused token, an exhausted rate limit, a server error. */
-static int common_failure(const struct provider_call *pc, const struct rest_answer *a,
-                          struct error *err)
-{
-    struct buf why = BUF_INIT;
-    rest_message(a, &why);
-    int rc = rest_rate_limited(&provider_github, a, err);
-    if (rc) {
-    } else if (a->status == 401) {
-        rc = error_set(err, ERR_UNAUTHORIZED,
-                       "GitHub refused the %s token (%s): add a valid one with POST "
-                       "/api/add-git-providers",
-                       pc->token ? "account's" : "missing", why.len ? why.data : "Bad credentials");
-    } else if (a->status >= 500 || a->status == 0) {
-        rc = error_set(err, ERR_UNAVAILABLE, "GitHub failed (HTTP %ld%s%s): try again later",
-                       a->status, why.len ? ", " : "", why.data);
-    }
-    buf_release(&why);
-    return rc;
-}
-
 static int github_lookup(const struct provider_call *pc, const char *repository,
                          struct repo_info *out, struct error *err)
 {
@@ -90,7 +69,7 @@ static int github_lookup(const struct provider_call *pc, const char *repository,
     int rc = call(pc, "GET", path.data, NULL, &a, err);
     buf_release(&path);
     if (rc) return rc;
-    if ((rc = common_failure(pc, &a, err))) {
+    if ((rc = rest_common_failure(&provider_github, pc, &a, err))) {
     } else if (a.status == 404 || a.status == 403) {
         rc = error_set(err, ERR_UNAUTHORIZED,
                        "Repository %s was not found on GitHub, or the token cannot access it.%s",
@@ -130,7 +109,7 @@ static int find_open_pull(const struct provider_call *pc, const struct repo_info
     buf_release(&owner);
     if (rc) return rc;
     json_t *first = json_array_get(a.json, 0);
-    if (!(rc = common_failure(pc, &a, err))) {
+    if (!(rc = rest_common_failure(&provider_github, pc, &a, err))) {
         if (a.status == 200 && json_is_object(first) && json_get_str(first, "html_url")) {
             out->number = json_integer_value(json_object_get(first, "number"));
             out->url = xstrdup(json_get_str(first, "html_url"));
@@ -159,7 +138,7 @@ static int github_open_pull_request(const struct provider_call *pc, const struct
     if (rc) return rc;
     struct buf why = BUF_INIT;
     rest_message(&a, &why);
-    if ((rc = common_failure(pc, &a, err))) {
+    if ((rc = rest_common_failure(&provider_github, pc, &a, err))) {
     } else if (a.status == 201 && json_get_str(a.json, "html_url")) {
         out->number = json_integer_value(json_object_get(a.json, "number"));
         out->url = xstrdup(json_get_str(a.json, "html_url"));
@@ -184,7 +163,7 @@ static int github_check_token(const struct provider_call *pc, struct error *err)
     struct rest_answer a;
     int rc = call(pc, "GET", "user", NULL, &a, err);
     if (rc) return rc;
-    if (!(rc = common_failure(pc, &a, err)) && a.status != 200)
+    if (!(rc = rest_common_failure(&provider_github, pc, &a, err)) && a.status != 200)
         rc = error_set(err, ERR_UNAUTHORIZED, "GitHub did not accept the token (HTTP %ld)",
                        a.status);
     rest_answer_release(&a);

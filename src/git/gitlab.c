@@ -46,26 +46,6 @@ static int call(const struct provider_call *pc, const char *method, const char *
     return rc;
 }
 
-static int common_failure(const struct provider_call *pc, const struct rest_answer *a,
-                          struct error *err)
-{
-    struct buf why = BUF_INIT;
-    rest_message(a, &why);
-    int rc = rest_rate_limited(&provider_gitlab, a, err);
-    if (rc) {
-    } else if (a->status == 401) {
-        rc = error_set(err, ERR_UNAUTHORIZED,
-                       "GitLab refused the %s token (%s): add a valid one with POST "
-                       "/api/add-git-providers",
-                       pc->token ? "account's" : "missing", why.len ? why.data : "401");
-    } else if (a->status >= 500 || a->status == 0) {
-        rc = error_set(err, ERR_UNAVAILABLE, "GitLab failed (HTTP %ld%s%s): try again later",
-                       a->status, why.len ? ", " : "", why.data);
-    }
-    buf_release(&why);
-    return rc;
-}
-
 static int access_level(json_t *project)
 {
     json_t *perm = json_object_get(project, "permissions");
@@ -88,7 +68,7 @@ static int gitlab_lookup(const struct provider_call *pc, const char *repository,
     buf_release(&path);
     if (rc) return rc;
     const char *full = json_get_str(a.json, "path_with_namespace");
-    if ((rc = common_failure(pc, &a, err))) {
+    if ((rc = rest_common_failure(&provider_gitlab, pc, &a, err))) {
     } else if (a.status == 404 || a.status == 403) {
         rc = error_set(err, ERR_UNAUTHORIZED,
                        "Project %s was not found on GitLab, or the token cannot access it.%s",
@@ -124,7 +104,7 @@ static int find_open_merge_request(const struct provider_call *pc, const struct 
     buf_release(&path);
     if (rc) return rc;
     json_t *first = json_array_get(a.json, 0);
-    if (!(rc = common_failure(pc, &a, err))) {
+    if (!(rc = rest_common_failure(&provider_gitlab, pc, &a, err))) {
         if (a.status == 200 && json_get_str(first, "web_url")) {
             out->number = json_integer_value(json_object_get(first, "iid"));
             out->url = xstrdup(json_get_str(first, "web_url"));
@@ -153,7 +133,7 @@ static int gitlab_open_pull_request(const struct provider_call *pc, const struct
     if (rc) return rc;
     struct buf why = BUF_INIT;
     rest_message(&a, &why);
-    if ((rc = common_failure(pc, &a, err))) {
+    if ((rc = rest_common_failure(&provider_gitlab, pc, &a, err))) {
     } else if (a.status == 201 && json_get_str(a.json, "web_url")) {
         out->number = json_integer_value(json_object_get(a.json, "iid"));
         out->url = xstrdup(json_get_str(a.json, "web_url"));
@@ -177,7 +157,7 @@ static int gitlab_check_token(const struct provider_call *pc, struct error *err)
     struct rest_answer a;
     int rc = call(pc, "GET", "user", NULL, &a, err);
     if (rc) return rc;
-    if (!(rc = common_failure(pc, &a, err)) && a.status != 200)
+    if (!(rc = rest_common_failure(&provider_gitlab, pc, &a, err)) && a.status != 200)
         rc = error_set(err, ERR_UNAUTHORIZED, "GitLab did not accept the token (HTTP %ld)",
                        a.status);
     rest_answer_release(&a);

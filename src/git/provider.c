@@ -199,3 +199,24 @@ int rest_rate_limited(const struct git_provider *p, const struct rest_answer *a,
     if (err) err->retry_after = wait_s > 0 ? wait_s : 60;
     return ERR_UNAVAILABLE;
 }
+
+int rest_common_failure(const struct git_provider *p, const struct provider_call *pc,
+                        const struct rest_answer *a, struct error *err)
+{
+    struct buf why = BUF_INIT;
+    rest_message(a, &why);
+    int rc = rest_rate_limited(p, a, err);
+    if (rc) {
+    } else if (a->status == 401) {
+        rc = error_set(err, ERR_UNAUTHORIZED,
+                       "%s refused the %s token (%s): add a valid one with POST "
+                       "/api/add-git-providers",
+                       p->display_name, pc->token ? "account's" : "missing",
+                       why.len ? why.data : "HTTP 401");
+    } else if (a->status >= 500 || a->status == 0) {
+        rc = error_set(err, ERR_UNAVAILABLE, "%s failed (HTTP %ld%s%s): try again later",
+                       p->display_name, a->status, why.len ? ", " : "", why.data);
+    }
+    buf_release(&why);
+    return rc;
+}

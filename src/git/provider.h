@@ -106,6 +106,11 @@ void rest_message(const struct rest_answer *a, struct buf *out);
  * provider; 0 when the answer is not one. */
 int rest_rate_limited(const struct git_provider *p, const struct rest_answer *a, struct error *err);
 
+/* The failures every REST call shares, as errors naming the provider: a refused token (401), an
+ * exhausted rate limit, a server error (5xx). 0 when the answer is none of them. */
+int rest_common_failure(const struct git_provider *p, const struct provider_call *pc,
+                        const struct rest_answer *a, struct error *err);
+
 /* Shared by the provider files: the host part of a URL ("https://a.b:8443/x" -> "a.b:8443"),
  * malloc'd, or NULL. */
 char *url_host(const char *url);

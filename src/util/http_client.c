@@ -31,7 +31,8 @@ int http_client_init(struct error *err)
     return 0;
 }
 
-struct curl_slist *http_client_slist_add(struct curl_slist *list, const char *line)
+/* curl_slist_append that aborts on allocation failure, like the rest of the code. */
+static struct curl_slist *slist_add(struct curl_slist *list, const char *line)
 {
     struct curl_slist *l = curl_slist_append(list, line);
     if (!l) {
@@ -139,10 +140,10 @@ int http_client_request(const struct http_client_request *rq, struct http_client
     struct exchange x = {
         .rq = rq, .resp = resp, .max = rq->max_response ? rq->max_response : DEFAULT_MAX_RESPONSE};
     struct curl_slist *headers = NULL;
-    for (const char *const *l = rq->headers; l && *l; l++)
-        headers = http_client_slist_add(headers, *l);
-    headers = http_client_slist_add(headers, "Expect:");
+    for (const char *const *l = rq->headers; l && *l; l++) headers = slist_add(headers, *l);
+    headers = slist_add(headers, "Expect:"); /* no 100-continue round trip */
     char errbuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_URL, rq->url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
     if (strcmp(rq->method, "HEAD") == 0) curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
@@ -169,6 +170,11 @@ int http_client_request(const struct http_client_request *rq, struct http_client
         curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     }
     CURLcode cc = curl_easy_perform(h);
+    resp->curl_code = (int)cc;
+    resp->too_large = x.too_large;
+    if (cc != CURLE_OK)
+        snprintf(resp->transport_error, sizeof(resp->transport_error), "%s",
+                 errbuf[0] ? errbuf : curl_easy_strerror(cc));
     if (cc == CURLE_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
     } else if (x.too_large) {
@@ -176,7 +182,7 @@ int http_client_request(const struct http_client_request *rq, struct http_client
                        x.max);
     } else {
         rc = error_set(err, ERR_UNAVAILABLE, "no answer from %s: %s", rq->url,
-                       errbuf[0] ? errbuf : curl_easy_strerror(cc));
+                       resp->transport_error);
     }
     curl_slist_free_all(headers);
     curl_easy_cleanup(h);

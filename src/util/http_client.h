@@ -2,7 +2,8 @@
  * http_client: outgoing HTTP requests over libcurl (the git providers' REST APIs; the LLM client
  * shares its process-wide setup and header helpers). One blocking request per call, with a
  * timeout, an optional cancel flag, a cap on the answer's size, and the answer's headers that
- * the caller asked for. Redirects are not followed: an API that redirects is misconfigured, and
+ * the caller asked for. Retry policies are the caller's (the LLM client retries; providers
+ * do not). Redirects are not followed: an API that redirects is misconfigured, and
  * following would carry credentials to another host.
  */
 #ifndef CH_HTTP_CLIENT_H
@@ -10,6 +11,7 @@
 
 #include <curl/curl.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 
 #include "util/buf.h"
 #include "util/error.h"
@@ -32,6 +34,9 @@ struct http_client_response {
     struct buf body;
     char *captured[HTTP_CLIENT_MAX_CAPTURE]; /* values of request.capture, NULL when absent */
     long retry_after_ms;                     /* Retry-After(-Ms) as ms from now, -1: none */
+    int curl_code;             /* CURLE_OK, or why no (whole) answer came: for retry policies */
+    bool too_large;            /* the body went over max_response (the transfer was cut) */
+    char transport_error[256]; /* curl's words for curl_code, "" when none */
 };
 
 /* Performs the request. 0 when an answer (any status) came back; ERR_UNAVAILABLE when none did
@@ -42,8 +47,6 @@ void http_client_response_release(struct http_client_response *resp);
 
 /* curl_global_init, once per process (thread-safe). 0 or ERR_INTERNAL. */
 int http_client_init(struct error *err);
-/* curl_slist_append that aborts on allocation failure, like the rest of the code. */
-struct curl_slist *http_client_slist_add(struct curl_slist *list, const char *line);
 /* A Retry-After value, seconds ("120", "1.5") or an HTTP date, as milliseconds from now (at most
  * a day); -1 when it is neither. */
 long http_client_parse_retry_after(const char *value);
