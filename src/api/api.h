@@ -40,6 +40,11 @@ int api_settings_post(struct http_request *req, struct http_response *res, struc
 int api_add_git_providers(struct http_request *req, struct http_response *res, struct error *err);
 int api_unset_provider_tokens(struct http_request *req, struct http_response *res,
                               struct error *err);
+int api_login(struct http_request *req, struct http_response *res, struct error *err);
+int api_logout(struct http_request *req, struct http_response *res, struct error *err);
+int api_session(struct http_request *req, struct http_response *res, struct error *err);
+int api_web_page(struct http_request *req, struct http_response *res, struct error *err);
+int api_web_asset(struct http_request *req, struct http_response *res, struct error *err);
 int api_git_changes(struct http_request *req, struct http_response *res, struct error *err);
 int api_git_diff(struct http_request *req, struct http_response *res, struct error *err);
 int api_zip_directory(struct http_request *req, struct http_response *res, struct error *err);

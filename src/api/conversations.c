@@ -117,7 +117,8 @@ int api_conversation_create(struct http_request *req, struct http_response *res,
     if (rc) return rc;
     rc = conversation_request_parse(body, true, &rq, err);
     if (!rc)
-        rc = conversations_create(req->app, &req->auth, TRIGGER_API, &rq,
+        rc = conversations_create(req->app, &req->auth,
+                                  req->auth.via_session ? TRIGGER_GUI : TRIGGER_API, &rq,
                                   http_header(req, "Idempotency-Key"), &answer, err);
     if (!rc) {
         res->status = 200;

@@ -6,6 +6,13 @@
 #include "api/api.h"
 
 const struct route api_routes[] = {
+    {"GET", "/", api_web_page, ROUTE_PUBLIC},
+    {"GET", "/login", api_web_page, ROUTE_PUBLIC},
+    {"GET", "/settings", api_web_page, ROUTE_PUBLIC},
+    {"GET", "/conversations", api_web_page, ROUTE_PUBLIC},
+    {"GET", "/conversations/{id}", api_web_page, ROUTE_PUBLIC},
+    {"GET", "/assets/{file}", api_web_asset, ROUTE_PUBLIC},
+
     {"GET", "/alive", api_alive, ROUTE_PUBLIC},
     {"GET", "/health", api_health, ROUTE_PUBLIC},
 
@@ -37,6 +44,10 @@ const struct route api_routes[] = {
     {"POST", "/api/secrets", api_secret_create, ROUTE_ACCOUNT},
     {"PUT", "/api/secrets/{id}", api_secret_update, ROUTE_ACCOUNT},
     {"DELETE", "/api/secrets/{id}", api_secret_delete, ROUTE_ACCOUNT},
+
+    {"POST", "/api/auth/login", api_login, ROUTE_PUBLIC},
+    {"POST", "/api/auth/logout", api_logout, ROUTE_ACCOUNT},
+    {"GET", "/api/auth/session", api_session, ROUTE_ACCOUNT},
 
     {"POST", "/api/keys", api_key_create, ROUTE_ACCOUNT},
     {"GET", "/api/keys", api_key_list, ROUTE_ACCOUNT},

@@ -2,11 +2,14 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <termios.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+
+#include "util/crypto.h"
 #include "util/buf.h"
 
 static const struct cli_option common_options[] = {
@@ -213,6 +216,7 @@ bool cli_config(const struct cli_args *a, struct config *cfg)
     cfg->git_token = pick(cli_opt(a, "git-token"), "CLOUDHANDS_GIT_TOKEN", NULL);
     cfg->expose_provider_token = cli_opt(a, "expose-provider-token") != NULL;
     cfg->git_clone_depth = DEFAULT_GIT_CLONE_DEPTH;
+    cfg->session_ttl = DEFAULT_SESSION_TTL;
     char self[4096];
     ssize_t self_len = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (self_len > 0) {
@@ -250,4 +254,74 @@ struct app *cli_open_app(const struct cli_args *a)
         return NULL;
     }
     return app;
+}
+
+/* One line from fd without its newline; NULL at end of file before any byte or on error. */
+static char *read_line(FILE *f)
+{
+    struct buf b = BUF_INIT;
+    int c;
+    bool any = false;
+    while ((c = fgetc(f)) != EOF && c != '\n') {
+        any = true;
+        if (b.len < 4096) buf_addch(&b, (char)c);
+    }
+    if (!any && c == EOF) {
+        buf_release(&b);
+        return NULL;
+    }
+    if (b.len && b.data[b.len - 1] == '\r') b.data[--b.len] = '\0';
+    return buf_detach(&b, NULL);
+}
+
+static char *ask_hidden(FILE *tty, const char *prompt)
+{
+    struct termios old, quiet;
+    bool hidden = tcgetattr(fileno(tty), &old) == 0;
+    if (hidden) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        quiet.c_lflag |= ECHONL;
+        tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+    }
+    fputs(prompt, stderr);
+    fflush(stderr);
+    char *line = read_line(tty);
+    if (hidden) tcsetattr(fileno(tty), TCSAFLUSH, &old);
+    return line;
+}
+
+bool cli_read_password(const struct cli_args *a, const char *name, char **out)
+{
+    *out = NULL;
+    if (cli_opt(a, "password-stdin")) {
+        *out = read_line(stdin);
+        if (!*out || !**out) {
+            cli_error("--password-stdin: no password on stdin");
+            free(*out);
+            *out = NULL;
+            return false;
+        }
+        return true;
+    }
+    if (!isatty(0)) return true;
+    char prompt[160];
+    snprintf(prompt, sizeof(prompt), "Password for %s (web UI sign-in; empty for none): ", name);
+    char *first = ask_hidden(stdin, prompt);
+    if (!first || !*first) {
+        free(first);
+        return true;
+    }
+    char *second = ask_hidden(stdin, "The same password again: ");
+    bool same = second && strcmp(first, second) == 0;
+    if (second) crypto_wipe(second, strlen(second));
+    free(second);
+    if (!same) {
+        crypto_wipe(first, strlen(first));
+        free(first);
+        cli_error("the two passwords differ");
+        return false;
+    }
+    *out = first;
+    return true;
 }

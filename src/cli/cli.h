@@ -60,6 +60,11 @@ bool cli_config(const struct cli_args *a, struct config *cfg);
 /* Resolves the configuration and opens the app (data dir, secret, store, migrations), printing
  * what to do when that fails. */
 struct app *cli_open_app(const struct cli_args *a);
+/* The password for account `name`, for `user add` and `user passwd`: with --password-stdin the
+ * first line of stdin; else, on a terminal, asked twice without echo; else none (*out NULL).
+ * Returns false, after printing why, when it cannot be read or the two answers differ. *out is
+ * malloc'd; wipe it after use. */
+bool cli_read_password(const struct cli_args *a, const char *name, char **out);
 /* Prints "cloudhands: " + message on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_usage(const struct cli_command *cmd, bool full);

@@ -1,10 +1,10 @@
 /* commands: the table of subcommands. Adding a command is adding its file and a row here. */
 #include "cli/cli.h"
 
-extern const struct cli_command cmd_serve, cmd_user_add, cmd_user_list, cmd_key_create,
-    cmd_key_list, cmd_key_revoke, cmd_sandbox_agent;
+extern const struct cli_command cmd_serve, cmd_user_add, cmd_user_passwd, cmd_user_list,
+    cmd_key_create, cmd_key_list, cmd_key_revoke, cmd_sandbox_agent;
 
 const struct cli_command *const cli_commands[] = {
-    &cmd_serve,    &cmd_user_add,   &cmd_user_list,     &cmd_key_create,
+    &cmd_serve,    &cmd_user_add,   &cmd_user_passwd,   &cmd_user_list, &cmd_key_create,
     &cmd_key_list, &cmd_key_revoke, &cmd_sandbox_agent, NULL,
 };

@@ -65,10 +65,11 @@ static const struct cli_option options[] = {
     {"expose-provider-token", NULL,
      "give the agent's sandbox the account's token as GITHUB_TOKEN / GITLAB_TOKEN (default: the "
      "token never enters the sandbox; the server pushes)"},
+    {"session-ttl", "SECONDS", "how long a web UI sign-in lasts (default 43200, 12 hours)"},
     {NULL, NULL, NULL},
 };
 
-static void print_bootstrap_key(const char *key, const char *listen, int port)
+static void print_bootstrap_key(const char *key, const char *password, const char *listen, int port)
 {
     char *host = NULL;
     int ignored;
@@ -78,12 +79,17 @@ static void print_bootstrap_key(const char *key, const char *listen, int port)
         host = xstrdup("127.0.0.1");
     }
     bool v6 = strchr(host, ':') != NULL;
-    printf("\nCreated the account \"admin\". Its API key is shown only this once; store it now:\n\n"
-           "    %s\n\n"
+    printf("\nCreated the account \"admin\". Its API key and web UI password are shown only this "
+           "once; store them now:\n\n"
+           "    API key:  %s\n"
+           "    password: %s\n\n"
            "Try it:\n"
-           "    curl -H \"Authorization: Bearer %s\" http://%s%s%s:%d/api/conversations\n\n"
-           "More keys: cloudhands key create --user admin --name LABEL\n\n",
-           key, key, v6 ? "[" : "", host, v6 ? "]" : "", port);
+           "    curl -H \"Authorization: Bearer %s\" http://%s%s%s:%d/api/conversations\n"
+           "    or sign in at http://%s%s%s:%d/login as admin\n\n"
+           "More keys: cloudhands key create --user admin --name LABEL; a new password: "
+           "cloudhands user passwd admin\n\n",
+           key, password, key, v6 ? "[" : "", host, v6 ? "]" : "", port, v6 ? "[" : "", host,
+           v6 ? "]" : "", port);
     fflush(stdout);
     free(host);
 }
@@ -95,7 +101,7 @@ static int serve_exec(const struct cli_args *a)
     struct http_server *srv = NULL;
     struct runner_pool *runners = NULL;
     struct error err = {0};
-    char key[API_KEY_LEN + 1];
+    char key[API_KEY_LEN + 1], password[BOOTSTRAP_PASSWORD_LEN + 1];
     sigset_t stop_signals;
     int sig, rc = 1;
 
@@ -107,7 +113,8 @@ static int serve_exec(const struct cli_args *a)
         !cli_opt_int(a, "no-change-timeout", cfg.no_change_timeout, 1, 3600,
                      &cfg.no_change_timeout) ||
         !cli_opt_int(a, "lease-seconds", cfg.lease_seconds, 2, 3600, &cfg.lease_seconds) ||
-        !cli_opt_int(a, "git-clone-depth", cfg.git_clone_depth, 0, 1000000, &cfg.git_clone_depth)) {
+        !cli_opt_int(a, "git-clone-depth", cfg.git_clone_depth, 0, 1000000, &cfg.git_clone_depth) ||
+        !cli_opt_int(a, "session-ttl", cfg.session_ttl, 1, 31 * 24 * 3600, &cfg.session_ttl)) {
         config_free(&cfg);
         return 2;
     }
@@ -130,7 +137,7 @@ static int serve_exec(const struct cli_args *a)
         cli_error("%s", err.message);
         goto out;
     }
-    int created = accounts_bootstrap(app, key, &err);
+    int created = accounts_bootstrap(app, key, password, &err);
     if (created < 0 || (created == 0 && err.code)) {
         cli_error("cannot create the first account: %s", err.message);
         goto out;
@@ -144,8 +151,9 @@ static int serve_exec(const struct cli_args *a)
         goto out;
     }
     if (created == 1) {
-        print_bootstrap_key(key, app->cfg.listen, http_server_port(srv));
+        print_bootstrap_key(key, password, app->cfg.listen, http_server_port(srv));
         crypto_wipe(key, sizeof(key));
+        crypto_wipe(password, sizeof(password));
     }
     log_info("serving", "listen=%s port=%d data=%s store=%s max_concurrent=%d runners=%d llm=%s",
              app->cfg.listen, http_server_port(srv), app->cfg.data_dir, app->store->ops->name,

@@ -1,6 +1,9 @@
 /* accounts: validation, creation and the first-start bootstrap; see accounts.h. */
 #include "core/accounts.h"
 
+#include "core/sessions.h"
+#include "util/crypto.h"
+
 #include <ctype.h>
 #include <string.h>
 
@@ -27,7 +30,19 @@ int accounts_create(struct app *app, const char *name, bool is_admin, int max_co
                                            time_now_us(), id, err);
 }
 
-int accounts_bootstrap(struct app *app, char key_out[API_KEY_LEN + 1], struct error *err)
+/* Letters and digits without the ones people confuse (0/O, 1/l/I). */
+static void random_password(char out[BOOTSTRAP_PASSWORD_LEN + 1])
+{
+    static const char alphabet[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    unsigned char raw[BOOTSTRAP_PASSWORD_LEN];
+    crypto_random(raw, sizeof(raw));
+    for (size_t i = 0; i < sizeof(raw); i++) out[i] = alphabet[raw[i] % (sizeof(alphabet) - 1)];
+    out[BOOTSTRAP_PASSWORD_LEN] = '\0';
+    crypto_wipe(raw, sizeof(raw));
+}
+
+int accounts_bootstrap(struct app *app, char key_out[API_KEY_LEN + 1],
+                       char password_out[BOOTSTRAP_PASSWORD_LEN + 1], struct error *err)
 {
     int64_t n, id;
     struct api_key k;
@@ -40,5 +55,7 @@ int accounts_bootstrap(struct app *app, char key_out[API_KEY_LEN + 1], struct er
     rc = keys_create(app, id, "initial key", 0, &k, key_out, err);
     if (rc) return rc;
     api_key_free(&k);
-    return 1;
+    random_password(password_out);
+    rc = accounts_set_password(app, BOOTSTRAP_ACCOUNT, password_out, err);
+    return rc ? rc : 1;
 }

@@ -25,6 +25,7 @@
 #define DEFAULT_GITHUB_URL        "https://github.com"
 #define DEFAULT_GITLAB_URL        "https://gitlab.com"
 #define DEFAULT_GIT_CLONE_DEPTH   1
+#define DEFAULT_SESSION_TTL       43200
 
 /* Settings resolved from defaults, then the environment, then flags (flags win). */
 struct config {
@@ -56,6 +57,8 @@ struct config {
     char *git_token;
     bool expose_provider_token; /* the sandbox sees GITHUB_TOKEN / GITLAB_TOKEN */
     int git_clone_depth;        /* --depth of the workspace clone; 0 = full history */
+
+    int session_ttl; /* seconds a web UI session lasts */
 };
 
 struct app {

@@ -15,7 +15,10 @@
 
 struct auth {
     struct account account;
-    struct api_key key;
+    struct api_key key;  /* an API key caller's key (empty for a session) */
+    bool via_session;    /* signed in to the web UI (core/sessions.h) */
+    char csrf_token[65]; /* the session's CSRF token */
+    int64_t session_expires_at;
 };
 
 int auth_bearer(struct app *app, const char *authorization, struct auth *out, struct error *err);

@@ -74,11 +74,21 @@ struct http_response {
     struct http_stream *stream; /* set: the body is streamed (body ignored); owned */
     int file_fd;                /* > 0: the body is this whole file (body ignored); owned */
     const char *disposition;    /* a Content-Disposition header, or NULL */
+    char *set_cookie;           /* a Set-Cookie header (owned), or NULL */
+    const char *cache_control;  /* default no-store */
+    bool page;                  /* a web UI page: Content-Security-Policy and framing headers */
 };
+
+/* The web UI's Content-Security-Policy: no inline scripts or styles, nothing from elsewhere. */
+#define WEB_CSP                                                                                    \
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "             \
+    "form-action 'self'"
 
 /* Request accessors (values borrowed from the connection; valid during the request). */
 const char *http_query(struct http_request *req, const char *name);
 const char *http_header(struct http_request *req, const char *name);
+const char *http_cookie(struct http_request *req, const char *name);
 /* Parses the body as a JSON object (see json_parse_object). */
 int http_body_json(struct http_request *req, json_t **out, struct error *err);
 

@@ -20,6 +20,8 @@
 
 #include "http/http.h"
 #include "http/stream.h"
+#include "core/sessions.h"
+#include "util/crypto.h"
 #include "util/json.h"
 #include "util/log.h"
 
@@ -32,6 +34,11 @@ struct http_server {
 const char *http_query(struct http_request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_cookie(struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
 }
 
 const char *http_header(struct http_request *req, const char *name)
@@ -95,7 +102,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 res->content_type ? res->content_type : "application/json");
     }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+                            res->cache_control ? res->cache_control : "no-store");
     if (res->retry_after > 0) {
         char v[24];
         snprintf(v, sizeof(v), "%ld", res->retry_after);
@@ -104,6 +112,14 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
     if (res->allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, res->allow);
     if (res->disposition)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, res->disposition);
+    if (res->set_cookie) MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, res->set_cookie);
+    if (res->page) {
+        /* the web UI: its own scripts and styles only, never framed */
+        MHD_add_response_header(r, "Content-Security-Policy", WEB_CSP);
+        MHD_add_response_header(r, "X-Frame-Options", "DENY");
+        MHD_add_response_header(r, "Referrer-Policy", "same-origin");
+    }
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     enum MHD_Result ok = MHD_queue_response(conn, res->status, r);
     MHD_destroy_response(r);
     return ok;
@@ -122,11 +138,28 @@ static enum MHD_Result query_has_nul(void *cls, enum MHD_ValueKind kind, const c
 }
 
 /* Authenticates the caller as the route row says and runs the handler. */
+/* The caller: an API key (Authorization: Bearer) wins; else the web UI's session cookie, which
+ * for a state-changing method must come with the session's CSRF token (X-CSRF-Token). */
+static int authenticate(struct http_request *req, struct error *err)
+{
+    const char *authorization = http_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *cookie = http_cookie(req, SESSION_COOKIE);
+    if (authorization || !cookie) return auth_bearer(req->app, authorization, &req->auth, err);
+    int rc = session_authenticate(req->app, cookie, &req->auth, err);
+    if (rc) return rc;
+    bool safe = strcmp(req->method, MHD_HTTP_METHOD_GET) == 0 ||
+                strcmp(req->method, MHD_HTTP_METHOD_HEAD) == 0;
+    const char *csrf = http_header(req, "X-CSRF-Token");
+    if (!safe && (!csrf || strlen(csrf) != CSRF_TOKEN_LEN ||
+                  !crypto_equal(csrf, req->auth.csrf_token, CSRF_TOKEN_LEN)))
+        return error_set(err, ERR_FORBIDDEN, CSRF_MISSING_MSG);
+    return 0;
+}
+
 static int run_route(struct http_request *req, struct http_response *res, struct error *err)
 {
     if (req->route->auth == ROUTE_ACCOUNT) {
-        int rc =
-            auth_bearer(req->app, http_header(req, MHD_HTTP_HEADER_AUTHORIZATION), &req->auth, err);
+        int rc = authenticate(req, err);
         if (rc) return rc;
     }
     return req->route->handler(req, res, err);
@@ -214,6 +247,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     dispatch(req, &res);
     enum MHD_Result ok = send_response(conn, &res);
     buf_release(&res.body);
+    free(res.set_cookie);
     return ok;
 }
 

@@ -110,6 +110,13 @@ enum stmt_id {
     ST_SECRET_UPDATE,
     ST_SECRET_DELETE,
     ST_CLAIM_GET,
+    ST_PASSWORD_SET,
+    ST_LOGIN_INFO,
+    ST_LOGIN_UPDATE,
+    ST_SESSION_PURGE,
+    ST_SESSION_INSERT,
+    ST_SESSION_GET,
+    ST_SESSION_DELETE,
     ST_COUNT
 };
 
@@ -225,6 +232,18 @@ static const char *const stmt_sql[ST_COUNT] = {
                          "value_sealed = COALESCE(?4, value_sealed) "
                          "WHERE account_id = ?1 AND name = ?2",
     [ST_SECRET_DELETE] = "DELETE FROM secrets WHERE account_id = ?1 AND name = ?2",
+    [ST_PASSWORD_SET] = "UPDATE accounts SET password_hash = ?2, failed_logins = 0, "
+                        "locked_until = NULL WHERE name = ?1",
+    [ST_LOGIN_INFO] = "SELECT " ACCOUNT_COLS ", password_hash, failed_logins, locked_until "
+                      "FROM accounts WHERE name = ?1",
+    [ST_LOGIN_UPDATE] = "UPDATE accounts SET failed_logins = ?2, locked_until = ?3 WHERE id = ?1",
+    [ST_SESSION_PURGE] = "DELETE FROM sessions WHERE expires_at < ?1",
+    [ST_SESSION_INSERT] = "INSERT INTO sessions(id_hash, account_id, csrf_token, created_at, "
+                          "expires_at) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_SESSION_GET] = "SELECT a.id, a.name, a.is_admin, a.max_concurrent, a.created_at, "
+                       "s.csrf_token, s.expires_at FROM sessions s "
+                       "JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = ?1",
+    [ST_SESSION_DELETE] = "DELETE FROM sessions WHERE id_hash = ?1",
     [ST_CLAIM_GET] = "SELECT " CONV_COLS " FROM conversations WHERE id = ?1",
 };
 
@@ -1731,6 +1750,119 @@ static int sq_secret_delete(struct store *store, int64_t account_id, const char 
     return rc;
 }
 
+static int sq_account_set_password(struct store *store, const char *name, const char *password_hash,
+                                   struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = write_one(s, cn, err, ST_PASSWORD_SET, "tt", name, password_hash);
+    if (!rc && sqlite3_changes(cn->db) == 0)
+        rc = error_set(err, ERR_NOT_FOUND, "account %s not found", name);
+    conn_put(s, cn);
+    return rc;
+}
+
+static int sq_account_login_info(struct store *store, const char *name, struct account *out,
+                                 char **password_hash, int *failures, int64_t *locked_until,
+                                 struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    sqlite3_stmt *q;
+    bool row;
+    memset(out, 0, sizeof(*out));
+    *password_hash = NULL;
+    *failures = 0;
+    *locked_until = 0;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = q_prep(cn, ST_LOGIN_INFO, &q, err, "t", name);
+    if (!rc) {
+        rc = q_step(cn, q, &row, err);
+        if (!rc && row) {
+            read_account(q, 0, out);
+            *password_hash = col_str(q, 5);
+            *failures = sqlite3_column_int(q, 6);
+            *locked_until = sqlite3_column_int64(q, 7);
+        } else if (!rc) {
+            rc = error_set(err, ERR_NOT_FOUND, "account %s not found", name);
+        }
+        q_done(q);
+    }
+    conn_put(s, cn);
+    return rc;
+}
+
+static int sq_account_login_update(struct store *store, int64_t account_id, int failures,
+                                   int64_t locked_until, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = write_one(s, cn, err, ST_LOGIN_UPDATE, "liz", account_id, failures, locked_until);
+    conn_put(s, cn);
+    return rc;
+}
+
+static int sq_session_create(struct store *store, const char *id_hash, int64_t account_id,
+                             const char *csrf_token, int64_t now, int64_t expires_at,
+                             struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = write_one(s, cn, err, ST_SESSION_PURGE, "l", now);
+    if (!rc)
+        rc = write_one(s, cn, err, ST_SESSION_INSERT, "tltll", id_hash, account_id, csrf_token, now,
+                       expires_at);
+    conn_put(s, cn);
+    return rc;
+}
+
+static int sq_session_get(struct store *store, const char *id_hash, struct account *acct,
+                          char csrf_token[65], int64_t *expires_at, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    sqlite3_stmt *q;
+    bool row;
+    memset(acct, 0, sizeof(*acct));
+    csrf_token[0] = '\0';
+    *expires_at = 0;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = q_prep(cn, ST_SESSION_GET, &q, err, "t", id_hash);
+    if (!rc) {
+        rc = q_step(cn, q, &row, err);
+        if (!rc && row) {
+            read_account(q, 0, acct);
+            const unsigned char *t = sqlite3_column_text(q, 5);
+            snprintf(csrf_token, 65, "%s", t ? (const char *)t : "");
+            *expires_at = sqlite3_column_int64(q, 6);
+        } else if (!rc) {
+            rc = error_set(err, ERR_UNAUTHORIZED, "no such session");
+        }
+        q_done(q);
+    }
+    conn_put(s, cn);
+    return rc;
+}
+
+static int sq_session_delete(struct store *store, const char *id_hash, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = write_one(s, cn, err, ST_SESSION_DELETE, "t", id_hash);
+    conn_put(s, cn);
+    return rc;
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1761,6 +1893,12 @@ static const struct store_ops sqlite_ops = {
     .secret_list = sq_secret_list,
     .secret_put = sq_secret_put,
     .secret_delete = sq_secret_delete,
+    .account_set_password = sq_account_set_password,
+    .account_login_info = sq_account_login_info,
+    .account_login_update = sq_account_login_update,
+    .session_create = sq_session_create,
+    .session_get = sq_session_get,
+    .session_delete = sq_session_delete,
     .read_begin = sq_read_begin,
     .read_end = sq_read_end,
 };

@@ -214,6 +214,28 @@ struct store_ops {
                       struct error *err);
     int (*secret_delete)(struct store *s, int64_t account_id, const char *name, struct error *err);
 
+    /* Web sign-in (the web UI). Passwords are given as hashes (crypto_password_hash), never
+     * in clear. account_set_password: NULL removes it; ERR_NOT_FOUND for no such account. */
+    int (*account_set_password)(struct store *s, const char *name, const char *password_hash,
+                                struct error *err);
+    /* The account named `name`, its password hash (malloc'd; NULL when none is set), its
+     * failed sign-ins in a row and until when it is locked (0: not). ERR_NOT_FOUND. */
+    int (*account_login_info)(struct store *s, const char *name, struct account *out,
+                              char **password_hash, int *failures, int64_t *locked_until,
+                              struct error *err);
+    /* Stores the outcome of a sign-in: the failures in a row (0 after a success) and the lock. */
+    int (*account_login_update)(struct store *s, int64_t account_id, int failures,
+                                int64_t locked_until, struct error *err);
+    /* Sessions, by the keyed hash of the cookie's value. session_create also removes sessions
+     * that expired before `now`. session_get answers expired sessions too (the caller tells
+     * "expired" from "unknown"); ERR_UNAUTHORIZED when there is none. */
+    int (*session_create)(struct store *s, const char *id_hash, int64_t account_id,
+                          const char *csrf_token, int64_t now, int64_t expires_at,
+                          struct error *err);
+    int (*session_get)(struct store *s, const char *id_hash, struct account *acct,
+                       char csrf_token[65], int64_t *expires_at, struct error *err);
+    int (*session_delete)(struct store *s, const char *id_hash, struct error *err);
+
     /* Events of a conversation as JSON texts, ids in [start_id, end_id] (end_id < 0: no end),
      * ascending or, with reverse, descending; at most `limit` (<= 0: no limit). *out is an
      * array of *n owned strings; free with event_list_free. */

@@ -181,3 +181,17 @@ void crypto_base64(const void *in, size_t len, struct buf *out)
     sodium_bin2base64(out->data + out->len, n, in, len, sodium_base64_VARIANT_ORIGINAL);
     out->len += n - 1; /* without the NUL sodium wrote, which buf keeps after len anyway */
 }
+
+char *crypto_password_hash(const char *password)
+{
+    char out[crypto_pwhash_STRBYTES];
+    if (crypto_pwhash_str(out, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        return NULL;
+    return xstrdup(out);
+}
+
+bool crypto_password_verify(const char *hash, const char *password)
+{
+    return hash && crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+}

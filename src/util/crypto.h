@@ -42,6 +42,11 @@ char *crypto_seal(const uint8_t secret[SERVER_SECRET_LEN], const char *plaintext
 /* Decrypts what crypto_seal made; NULL when it was not made with this secret or was altered.
  * The result is malloc'd; wipe it (crypto_wipe) before freeing. */
 char *crypto_open(const uint8_t secret[SERVER_SECRET_LEN], const char *sealed);
+/* Passwords for the web UI: argon2id (libsodium's crypto_pwhash_str, interactive limits), as
+ * a self-describing text. crypto_password_hash returns it malloc'd (NULL only when out of
+ * memory for the hash); crypto_password_verify is constant-time in the password. */
+char *crypto_password_hash(const char *password);
+bool crypto_password_verify(const char *hash, const char *password);
 /* Loads DIR/secret.key, creating it (0600, fresh random bytes) when it does not exist. Refuses
  * a file of the wrong size or one readable by others. */
 int crypto_load_server_secret(const char *data_dir, uint8_t out[SERVER_SECRET_LEN],

@@ -1,6 +1,6 @@
 /*
  * embedded: files compiled into the binary by cmake/embed.cmake (SQL migrations,
- * later the web UI). Each table is sorted by name and ends with a {NULL} row; the
+ * the web UI). Each table is sorted by name and ends with a {NULL} row; the
  * data is followed by a NUL byte that `len` does not count, so text can be used as a
  * C string.
  */
@@ -17,5 +17,7 @@ struct embedded_file {
 
 /* The SQLite schema migrations, in version order. */
 extern const struct embedded_file sqlite_migrations[];
+/* The web UI: web/index.html and web/assets/... (names relative to web/). */
+extern const struct embedded_file web_files[];
 
 #endif
