@@ -1297,6 +1297,71 @@ static void test_concurrent_create_two_stores(void **state)
     store_close(second);
 }
 
+/* Web sign-in: passwords (as hashes), the failure count and lock, sessions. */
+static void test_passwords_and_sessions(void **state)
+{
+    struct store *s = *state;
+    struct error err = {0};
+    char name[128], csrf[65], hash[65], other[65];
+    struct account a;
+    char *pw;
+    int failures;
+    int64_t locked, expires;
+    snprintf(name, sizeof(name), "%sweb", run_tag);
+    int64_t id = new_account(s, "web", false, 0);
+
+    assert_int_equal(s->ops->account_login_info(s, name, &a, &pw, &failures, &locked, &err), 0);
+    assert_int_equal(a.id, id);
+    assert_null(pw); /* no password yet */
+    assert_int_equal(failures, 0);
+    assert_int_equal(locked, 0);
+    account_free(&a);
+    assert_int_equal(s->ops->account_set_password(s, name, "$argon2id$fake", &err), 0);
+    assert_int_equal(s->ops->account_login_update(s, id, 6, 12345, &err), 0);
+    assert_int_equal(s->ops->account_login_info(s, name, &a, &pw, &failures, &locked, &err), 0);
+    assert_string_equal(pw, "$argon2id$fake");
+    assert_int_equal(failures, 6);
+    assert_int_equal(locked, 12345);
+    free(pw);
+    account_free(&a);
+    /* a new password lifts the lock */
+    assert_int_equal(s->ops->account_set_password(s, name, "$argon2id$new", &err), 0);
+    assert_int_equal(s->ops->account_login_info(s, name, &a, &pw, &failures, &locked, &err), 0);
+    assert_int_equal(failures, 0);
+    assert_int_equal(locked, 0);
+    free(pw);
+    account_free(&a);
+    assert_int_equal(s->ops->account_set_password(s, name, NULL, &err), 0);
+    assert_int_equal(s->ops->account_set_password(s, "no-such-account-here", "x", &err),
+                     ERR_NOT_FOUND);
+    error_clear(&err);
+    assert_int_equal(
+        s->ops->account_login_info(s, "no-such-account-here", &a, &pw, &failures, &locked, &err),
+        ERR_NOT_FOUND);
+    error_clear(&err);
+
+    int64_t now = time_now_us();
+    new_hash(hash);
+    new_hash(other);
+    assert_int_equal(s->ops->session_create(s, hash, id, "c0ffee", now, now + 1000000, &err), 0);
+    assert_int_equal(s->ops->session_get(s, hash, &a, csrf, &expires, &err), 0);
+    assert_int_equal(a.id, id);
+    assert_string_equal(a.name, name);
+    assert_string_equal(csrf, "c0ffee");
+    assert_int_equal(expires, now + 1000000);
+    account_free(&a);
+    assert_int_equal(s->ops->session_get(s, other, &a, csrf, &expires, &err), ERR_UNAUTHORIZED);
+    error_clear(&err);
+    /* a session created later purges the ones that expired before it */
+    assert_int_equal(
+        s->ops->session_create(s, other, id, "beef", now + 2000000, now + 3000000, &err), 0);
+    assert_int_equal(s->ops->session_get(s, hash, &a, csrf, &expires, &err), ERR_UNAUTHORIZED);
+    error_clear(&err);
+    assert_int_equal(s->ops->session_delete(s, other, &err), 0);
+    assert_int_equal(s->ops->session_get(s, other, &a, csrf, &expires, &err), ERR_UNAUTHORIZED);
+    error_clear(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1317,6 +1382,7 @@ int main(void)
         cmocka_unit_test(test_read_scope_write_after_end),
         cmocka_unit_test(test_read_scope_two_threads),
         cmocka_unit_test(test_read_scope_threads),
+        cmocka_unit_test(test_passwords_and_sessions),
     };
     return cmocka_run_group_tests_name("store", tests, group_setup, group_teardown);
 }
