@@ -1,6 +1,7 @@
 # Thin wrapper over CMake. The two commands a newcomer needs: `make run` and `make test`.
 #   make run      install missing Debian packages, build, serve on 127.0.0.1:3000 (data in ./data)
-#   make test     the whole suite: format check, unit tests, API tests, then all again under ASan+UBSan
+#   make test     the whole suite: format check, unit, API and browser tests, then unit and API tests
+#                 again under ASan+UBSan
 #   make bench    benchmarks against a baseline measured in the same run (bench/README.md)
 #   make build    just build (build/cloudhands)
 BUILD      ?= build

@@ -2,14 +2,22 @@
 # Installs the Debian 12 packages cloudhands needs to build, run and test.
 # Idempotent: packages already present are skipped, so `make run` may call it every time.
 # Usage: scripts/install-deps.sh [--test]   (--test adds what `make test` and `make bench` need)
+# The web tests (tests/web) drive Debian's chromium with playwright-core from npm, run by the
+# machine's Node.js (>= 18) and npm; where node or npm is missing, Debian's nodejs and npm.
 set -eu
 
 BUILD_PKGS="gcc make cmake pkg-config git libmicrohttpd-dev libjansson-dev libsqlite3-dev \
 libsodium-dev libcurl4-openssl-dev zlib1g-dev bubblewrap ca-certificates"
-TEST_PKGS="libcmocka-dev python3 python3-pytest python3-requests curl nodejs wrk clang-format"
+TEST_PKGS="libcmocka-dev python3 python3-pytest python3-requests curl wrk clang-format chromium"
 
 want="$BUILD_PKGS"
-[ "${1:-}" = "--test" ] && want="$want $TEST_PKGS"
+if [ "${1:-}" = "--test" ]; then
+    want="$want $TEST_PKGS"
+    # Node.js and npm: a Node.js that is already there (such as one that bundles npm, which then
+    # conflicts with Debian's npm package) is kept; only a missing one comes from Debian.
+    [ -x /usr/bin/node ] || want="$want nodejs" # tests/api/test_seed.py runs /usr/bin/node
+    command -v npm >/dev/null 2>&1 || want="$want npm"
+fi
 
 missing=""
 for p in $want; do

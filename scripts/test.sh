@@ -1,9 +1,11 @@
 #!/bin/sh
 # The whole test suite, as `make test` and CI run it:
 #   1. style: clang-format --dry-run -Werror on every C file
-#   2. a normal build: unit tests (ctest) and API tests (pytest against the real binary)
-#   3. the same under AddressSanitizer + UndefinedBehaviorSanitizer
-# Exits non-zero on the first failure. PYTEST_ARGS passes extra arguments to pytest.
+#   2. a normal build: unit tests (ctest) and API tests (pytest against the real binary), then the
+#      web UI's browser tests (node:test + playwright-core driving Debian's chromium, tests/web)
+#   3. the unit and API tests again under AddressSanitizer + UndefinedBehaviorSanitizer
+# Exits non-zero on the first failure. PYTEST_ARGS passes extra arguments to pytest; WEB_TEST_OUT
+# is where the web tests save their screenshots (default tests/web/out).
 set -eu
 cd "$(dirname "$0")/.."
 JOBS=$(nproc)
@@ -26,7 +28,19 @@ run_suite() { # $1 = build dir, $2 = label, $3.. = extra cmake args
     CLOUDHANDS_BIN="$PWD/$dir/cloudhands" $PYTHON -m pytest -q tests/api ${PYTEST_ARGS:-}
 }
 
+web_tests() { # $1 = build dir
+    step "web tests (release)"
+    # playwright-core from the npm registry, as package-lock.json pins it; again when the lock
+    # file changed since the last install.
+    if [ ! -d tests/web/node_modules ] || [ tests/web/package-lock.json -nt tests/web/node_modules ]; then
+        npm ci --prefix tests/web --no-audit --no-fund
+        touch tests/web/node_modules
+    fi
+    CLOUDHANDS_BIN="$PWD/$1/cloudhands" node --test tests/web/*.test.js
+}
+
 run_suite build "release"
+web_tests build
 
 # Sanitizer reports go to stderr; the API tests fail a server whose stderr has one.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
