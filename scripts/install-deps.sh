@@ -8,7 +8,8 @@ set -eu
 
 BUILD_PKGS="gcc make cmake pkg-config git libmicrohttpd-dev libjansson-dev libsqlite3-dev \
 libsodium-dev libcurl4-openssl-dev zlib1g-dev bubblewrap ca-certificates"
-TEST_PKGS="libcmocka-dev python3 python3-pytest python3-requests curl wrk clang-format chromium"
+TEST_PKGS="libcmocka-dev python3 python3-pytest python3-requests python3-prometheus-client curl wrk \
+clang-format chromium"
 
 want="$BUILD_PKGS"
 if [ "${1:-}" = "--test" ]; then

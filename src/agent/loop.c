@@ -17,6 +17,7 @@
 #include "util/buf.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/timeutil.h"
 
 #define WORKSPACE        "/workspace"
@@ -308,6 +309,7 @@ static int start_sandbox(struct run_state *st, struct error *err)
     };
     struct sandbox *sb = NULL;
     int rc = sandbox_start(&cfg, &sb, err);
+    metrics_add(rc ? METRIC_SANDBOX_STARTS_ERROR : METRIC_SANDBOX_STARTS_OK, 1);
     env_free(env);
     buf_release(&log);
     buf_release(&dir);
@@ -711,6 +713,11 @@ static void iterate(struct run_state *st)
         struct llm_reply reply = {0};
         struct error err = {0};
         int rc = llm_complete(&llm, st->messages, st->tools, &reply, &err);
+        metrics_add(rc ? METRIC_LLM_CALLS_ERROR : METRIC_LLM_CALLS_OK, 1);
+        if (!rc) {
+            metrics_add(METRIC_LLM_PROMPT_TOKENS, reply.prompt_tokens);
+            metrics_add(METRIC_LLM_COMPLETION_TOKENS, reply.completion_tokens);
+        }
         if (!going(st)) {
             llm_reply_free(&reply);
             error_clear(&err);
@@ -779,6 +786,7 @@ void agent_run(struct agent_run *r)
     size_t n = 0;
 
     load_metrics(&st, r->conv.metrics);
+    metrics_add(METRIC_RUNS_STARTED, 1);
     if (settings_resolve(app, r->conv.account_id, &st.settings, &err)) {
         fail_run(&st, STATUS_ERROR, "cannot read the settings: %s", err.message);
         goto out;

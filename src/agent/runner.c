@@ -12,6 +12,7 @@
 #include "core/notify.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/timeutil.h"
 
 #define IDLE_POLL_MS 1000 /* claim again at least this often, notifications or not */
@@ -54,7 +55,9 @@ static void run_one(struct runner_pool *pool, int index, struct conversation *co
     if (stopping) agent_run_cancel(r, RUN_SHUTDOWN);
 
     log_info("conversation claimed", "conversation=%s runner=%s", r->conv.id, r->runner);
+    metrics_add(METRIC_RUNNERS_BUSY, 1);
     agent_run(r);
+    metrics_add(METRIC_RUNNERS_BUSY, -1);
 
     pthread_mutex_lock(&pool->mu);
     pool->runs[index] = NULL;
@@ -164,6 +167,7 @@ int runner_pool_start(struct app *app, struct runner_pool **out, struct error *e
         }
     }
     pool->heartbeat_started = pthread_create(&pool->heartbeat, NULL, heartbeat_thread, pool) == 0;
+    metrics_set(METRIC_RUNNERS, pool->n);
     return 0;
 }
 

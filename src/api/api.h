@@ -40,6 +40,7 @@ int api_settings_post(struct http_request *req, struct http_response *res, struc
 int api_add_git_providers(struct http_request *req, struct http_response *res, struct error *err);
 int api_unset_provider_tokens(struct http_request *req, struct http_response *res,
                               struct error *err);
+int api_metrics(struct http_request *req, struct http_response *res, struct error *err);
 int api_login(struct http_request *req, struct http_response *res, struct error *err);
 int api_logout(struct http_request *req, struct http_response *res, struct error *err);
 int api_session(struct http_request *req, struct http_response *res, struct error *err);

@@ -15,6 +15,7 @@ const struct route api_routes[] = {
 
     {"GET", "/alive", api_alive, ROUTE_PUBLIC},
     {"GET", "/health", api_health, ROUTE_PUBLIC},
+    {"GET", "/metrics", api_metrics, ROUTE_PUBLIC},
 
     {"POST", "/api/conversations", api_conversation_create, ROUTE_ACCOUNT},
     {"GET", "/api/conversations", api_conversation_list, ROUTE_ACCOUNT},

@@ -66,6 +66,9 @@ static const struct cli_option options[] = {
      "give the agent's sandbox the account's token as GITHUB_TOKEN / GITLAB_TOKEN (default: the "
      "token never enters the sandbox; the server pushes)"},
     {"session-ttl", "SECONDS", "how long a web UI sign-in lasts (default 43200, 12 hours)"},
+    {"log-format", "FORMAT",
+     "logfmt (default) or json: one line per request and per conversation state change on "
+     "stderr (env CLOUDHANDS_LOG_FORMAT)"},
     {NULL, NULL, NULL},
 };
 
@@ -119,6 +122,15 @@ static int serve_exec(const struct cli_args *a)
         return 2;
     }
     cfg.sandbox_network = cli_opt(a, "sandbox-network") != NULL;
+    const char *log_format = cli_opt(a, "log-format");
+    if (!log_format) log_format = getenv("CLOUDHANDS_LOG_FORMAT");
+    if (log_format && *log_format && strcmp(log_format, "json") != 0 &&
+        strcmp(log_format, "logfmt") != 0) {
+        cli_error("--log-format must be logfmt or json, not '%s'", log_format);
+        config_free(&cfg);
+        return 2;
+    }
+    log_set_format(log_format && strcmp(log_format, "json") == 0 ? LOG_JSON : LOG_LOGFMT);
     if (!git_provider_find(&cfg, NULL, &err)) {
         cli_error("--default-git-provider: %s", err.message);
         config_free(&cfg);

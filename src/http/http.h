@@ -51,8 +51,10 @@ struct http_request {
     char *path_copy;
     struct buf body;
     bool body_too_large;
-    struct buf allow; /* 405: the methods the path has */
-    struct auth auth; /* filled for ROUTE_ACCOUNT routes */
+    struct buf allow;    /* 405: the methods the path has */
+    struct auth auth;    /* filled for ROUTE_ACCOUNT routes */
+    int64_t started_us;  /* when the request arrived (metrics, the request log) */
+    char request_id[65]; /* X-Request-Id: the client's (when sane) or a fresh one */
 };
 
 /* A body produced while it is sent (Server-Sent Events). `produce` appends what it has to
@@ -77,6 +79,7 @@ struct http_response {
     char *set_cookie;           /* a Set-Cookie header (owned), or NULL */
     const char *cache_control;  /* default no-store */
     bool page;                  /* a web UI page: Content-Security-Policy and framing headers */
+    const char *request_id;     /* the X-Request-Id header */
 };
 
 /* The web UI's Content-Security-Policy: no inline scripts or styles, nothing from elsewhere. */

@@ -8,6 +8,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -22,6 +23,8 @@
 #include "http/stream.h"
 #include "core/sessions.h"
 #include "util/crypto.h"
+#include "util/metrics.h"
+#include "util/timeutil.h"
 #include "util/json.h"
 #include "util/log.h"
 
@@ -120,6 +123,7 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
         MHD_add_response_header(r, "Referrer-Policy", "same-origin");
     }
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (res->request_id) MHD_add_response_header(r, "X-Request-Id", res->request_id);
     enum MHD_Result ok = MHD_queue_response(conn, res->status, r);
     MHD_destroy_response(r);
     return ok;
@@ -207,6 +211,46 @@ out:
     error_clear(&err);
 }
 
+/* The client's X-Request-Id when it is a sane token (so that a proxy's id carries through),
+ * else 16 random bytes in hex. */
+static void set_request_id(struct http_request *req)
+{
+    const char *given = http_header(req, "X-Request-Id");
+    size_t n = given ? strlen(given) : 0;
+    bool sane = n > 0 && n <= 64;
+    for (size_t i = 0; sane && i < n; i++)
+        sane = isalnum((unsigned char)given[i]) || strchr("-_.:", given[i]);
+    if (sane) {
+        memcpy(req->request_id, given, n + 1);
+    } else {
+        unsigned char raw[16];
+        crypto_random(raw, sizeof(raw));
+        crypto_hex(raw, sizeof(raw), req->request_id);
+    }
+}
+
+/* One log line and the metrics per answered request. */
+static void account_request(const struct http_request *req, unsigned status)
+{
+    double seconds = (double)(time_now_us() - req->started_us) / 1e6;
+    int route = req->route ? (int)(req->route - api_routes) : -1;
+    metrics_request(route, status, seconds);
+    struct buf f = BUF_INIT;
+    buf_addf(&f, "request_id=%s method=", req->request_id);
+    log_value(&f, req->method);
+    buf_adds(&f, " path=");
+    log_value(&f, req->path);
+    buf_adds(&f, " route=");
+    log_value(&f, req->route ? req->route->pattern : "");
+    buf_addf(&f, " status=%u duration_ms=%.3f", status, seconds * 1e3);
+    if (req->auth.account.name) {
+        buf_adds(&f, " account=");
+        log_value(&f, req->auth.account.name);
+    }
+    log_info("request", "%s", f.data);
+    buf_release(&f);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -221,6 +265,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->method = method;
         req->path = url;
         req->path_copy = xstrdup(url);
+        req->started_us = time_now_us();
+        set_request_id(req);
         buf_init(&req->body, 0);
         buf_init(&req->allow, 0);
         const char *cl =
@@ -245,7 +291,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
     struct http_response res = {.status = MHD_HTTP_OK, .body = BUF_INIT};
     dispatch(req, &res);
+    res.request_id = req->request_id;
     enum MHD_Result ok = send_response(conn, &res);
+    account_request(req, res.status);
     buf_release(&res.body);
     free(res.set_cookie);
     return ok;

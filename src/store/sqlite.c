@@ -117,6 +117,7 @@ enum stmt_id {
     ST_SESSION_INSERT,
     ST_SESSION_GET,
     ST_SESSION_DELETE,
+    ST_STATUS_COUNTS,
     ST_COUNT
 };
 
@@ -244,6 +245,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "s.csrf_token, s.expires_at FROM sessions s "
                        "JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = ?1",
     [ST_SESSION_DELETE] = "DELETE FROM sessions WHERE id_hash = ?1",
+    [ST_STATUS_COUNTS] = "SELECT status, count(*) FROM conversations GROUP BY status",
     [ST_CLAIM_GET] = "SELECT " CONV_COLS " FROM conversations WHERE id = ?1",
 };
 
@@ -1863,6 +1865,29 @@ static int sq_session_delete(struct store *store, const char *id_hash, struct er
     return rc;
 }
 
+static int sq_conversation_status_counts(struct store *store, const char *const *statuses,
+                                         int64_t *counts, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    sqlite3_stmt *q = NULL;
+    bool row = true;
+    for (size_t i = 0; statuses[i]; i++) counts[i] = 0;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = q_prep(cn, ST_STATUS_COUNTS, &q, err, "");
+    while (!rc && row) {
+        rc = q_step(cn, q, &row, err);
+        if (rc || !row) break;
+        const char *status = (const char *)sqlite3_column_text(q, 0);
+        for (size_t i = 0; status && statuses[i]; i++)
+            if (strcmp(statuses[i], status) == 0) counts[i] = sqlite3_column_int64(q, 1);
+    }
+    if (q) q_done(q);
+    conn_put(s, cn);
+    return rc;
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1899,6 +1924,7 @@ static const struct store_ops sqlite_ops = {
     .session_create = sq_session_create,
     .session_get = sq_session_get,
     .session_delete = sq_session_delete,
+    .conversation_status_counts = sq_conversation_status_counts,
     .read_begin = sq_read_begin,
     .read_end = sq_read_end,
 };

@@ -236,6 +236,11 @@ struct store_ops {
                        char csrf_token[65], int64_t *expires_at, struct error *err);
     int (*session_delete)(struct store *s, const char *id_hash, struct error *err);
 
+    /* How many conversations (all accounts) have each of the given statuses (NULL-terminated),
+     * into counts[i]: for GET /metrics. */
+    int (*conversation_status_counts)(struct store *s, const char *const *statuses,
+                                      int64_t *counts, struct error *err);
+
     /* Events of a conversation as JSON texts, ids in [start_id, end_id] (end_id < 0: no end),
      * ascending or, with reverse, descending; at most `limit` (<= 0: no limit). *out is an
      * array of *n owned strings; free with event_list_free. */
