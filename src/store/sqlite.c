@@ -966,15 +966,24 @@ static int sq_migrate(struct store *store, int *version, struct error *err)
                            NULL, NULL, NULL);
     if (erc != SQLITE_OK) rc = db_error(cn, erc, err);
     pthread_mutex_unlock(&s->write_mu);
+    int known = 0;
     for (const struct embedded_file *m = sqlite_migrations; !rc && m->name; m++) {
         int v = migration_version(m->name);
         if (!v)
             rc = error_set(err, ERR_INTERNAL, "migration %s has no version number", m->name);
         else
             rc = migrate_one(s, cn, m, v, err);
+        if (v > known) known = v;
     }
     int64_t max = 0;
     if (!rc) rc = q_int64(cn, err, &max, ST_MIG_MAX, "");
+    /* A newer cloudhands migrated this database: an older one would misread it. */
+    if (!rc && max > known)
+        rc = error_set(err, ERR_INTERNAL,
+                       "the database has schema version %lld, newer than this cloudhands knows "
+                       "(%d): run the newer cloudhands, or restore a backup made before the "
+                       "upgrade",
+                       (long long)max, known);
     if (!rc && version) *version = (int)max;
     conn_put(s, cn);
     return rc;

@@ -150,3 +150,18 @@ def test_logfmt_is_the_default_and_bad_formats_are_refused(tmp_path):
         srv.stop()
     r = run_cli("serve", "--log-format", "xml", data_dir=tmp_path / "b", check=False)
     assert r.returncode == 2 and "logfmt or json" in r.stderr
+
+
+def test_a_database_from_a_newer_version_is_refused(tmp_path):
+    import sqlite3
+    from conftest import run_cli
+    run_cli("user", "list", data_dir=tmp_path)  # creates and migrates the database
+    db = sqlite3.connect(tmp_path / "cloudhands.db")
+    db.execute("INSERT INTO schema_migrations VALUES (999, '999_future.sql', 0)")
+    db.commit()
+    db.close()
+    r = run_cli("user", "list", data_dir=tmp_path, check=False)
+    assert r.returncode == 1
+    assert "schema version 999, newer than this cloudhands knows" in r.stderr
+    r = run_cli("serve", data_dir=tmp_path, check=False)
+    assert r.returncode == 1 and "newer than this cloudhands knows" in r.stderr
