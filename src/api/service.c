@@ -35,8 +35,8 @@ int api_metrics(struct http_request *req, struct http_response *res, struct erro
     methods[n] = patterns[n] = NULL;
     int64_t counts[5];
     struct error store_err = {0};
-    bool known = req->app->store->ops->conversation_status_counts(req->app->store, statuses,
-                                                                  counts, &store_err) == 0;
+    bool known = req->app->store->ops->conversation_status_counts(req->app->store, statuses, counts,
+                                                                  &store_err) == 0;
     error_clear(&store_err);
     struct metrics_scrape scrape = {.route_methods = methods,
                                     .route_patterns = patterns,
