@@ -14,7 +14,14 @@
 
 static const struct cli_option common_options[] = {
     {"data", "DIR", "data directory (default ./data; env CLOUDHANDS_DATA)"},
-    {"db", "URL", "database: a SQLite path (default DIR/cloudhands.db; env CLOUDHANDS_DB)"},
+    {"db", "URL",
+     "database: a SQLite path or a postgres:// URL (default DIR/cloudhands.db; env "
+     "CLOUDHANDS_DB)"},
+    {"help", NULL, "show this help"},
+    {NULL, NULL, NULL},
+};
+/* A client of a running server (cli/client.h) has no data directory or database. */
+static const struct cli_option client_common_options[] = {
     {"help", NULL, "show this help"},
     {NULL, NULL, NULL},
 };
@@ -63,7 +70,7 @@ void cli_usage(const struct cli_command *cmd, bool full)
     if (cmd->description) fprintf(out, "\n%s\n", cmd->description);
     fputs("\noptions:\n", out);
     print_options(out, cmd->options);
-    print_options(out, common_options);
+    print_options(out, cmd->client ? client_common_options : common_options);
 }
 
 static int find_option(const struct cli_option *opts, const char *name, size_t len)
@@ -128,14 +135,15 @@ int cli_run(const struct cli_command *cmd, int argc, char **argv)
         const char *name = arg + 2, *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         int idx = find_option(cmd->options, name, len);
-        int common = idx < 0 ? find_option(common_options, name, len) : -1;
+        const struct cli_option *commons = cmd->client ? client_common_options : common_options;
+        int common = idx < 0 ? find_option(commons, name, len) : -1;
         if (idx < 0 && common < 0) {
             cli_error("unknown option --%.*s for 'cloudhands %s'", (int)len, name, cmd->name);
             cli_usage(cmd, false);
             free(positional);
             return 2;
         }
-        const struct cli_option *opt = idx >= 0 ? &cmd->options[idx] : &common_options[common];
+        const struct cli_option *opt = idx >= 0 ? &cmd->options[idx] : &commons[common];
         const char *value = "";
         if (opt->metavar) {
             if (eq) {

@@ -4,8 +4,8 @@
  * options are declared in the row and parsed centrally (cli/args.c), so an exec
  * function receives parsed arguments and stays short — the shape of tmux's cmd_entry.
  *
- * Every command also takes --data DIR, --db URL and --help. Exit codes: 0 success,
- * 1 failure, 2 usage error.
+ * Every command also takes --help, and, unless it is a client of a running server (cli/client.h:
+ * run, logs, ...), --data DIR and --db URL. Exit codes: 0 success, 1 failure, 2 usage error.
  */
 #ifndef CH_CLI_H
 #define CH_CLI_H
@@ -33,6 +33,7 @@ struct cli_command {
     const struct cli_option *options; /* command-specific, ending with a {NULL} row */
     int (*exec)(const struct cli_args *args);
     bool hidden; /* internal: left out of `cloudhands --help` */
+    bool client; /* talks to a server over HTTP (cli/client.h): no --data, --db, database */
 };
 
 struct cli_args {

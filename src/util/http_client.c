@@ -60,6 +60,7 @@ long http_client_parse_retry_after(const char *v)
 struct exchange {
     const struct http_client_request *rq;
     struct http_client_response *resp;
+    CURL *handle;
     size_t max;
     bool too_large;
 };
@@ -68,6 +69,12 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
 {
     struct exchange *x = ud;
     size_t len = size * n;
+    if (x->rq->on_data) {
+        long status = 0;
+        curl_easy_getinfo(x->handle, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && status < 300)
+            return x->rq->on_data(data, len, x->rq->on_data_ctx) ? len : 0;
+    }
     if (x->resp->body.len + len > x->max) {
         x->too_large = true;
         return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
@@ -137,8 +144,10 @@ int http_client_request(const struct http_client_request *rq, struct http_client
     if (rc) return rc;
     CURL *h = curl_easy_init();
     if (!h) return error_set(err, ERR_INTERNAL, "libcurl could not create a handle");
-    struct exchange x = {
-        .rq = rq, .resp = resp, .max = rq->max_response ? rq->max_response : DEFAULT_MAX_RESPONSE};
+    struct exchange x = {.rq = rq,
+                         .resp = resp,
+                         .handle = h,
+                         .max = rq->max_response ? rq->max_response : DEFAULT_MAX_RESPONSE};
     struct curl_slist *headers = NULL;
     for (const char *const *l = rq->headers; l && *l; l++) headers = slist_add(headers, *l);
     headers = slist_add(headers, "Expect:"); /* no 100-continue round trip */
@@ -158,12 +167,24 @@ int http_client_request(const struct http_client_request *rq, struct http_client
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, rq->timeout_s > 0 ? rq->timeout_s : DEFAULT_TIMEOUT_S);
+    if (rq->on_data) { /* a stream: no end in sight, but not a silent one */
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+                         rq->timeout_s > 0 ? rq->timeout_s : DEFAULT_TIMEOUT_S);
+    } else {
+        curl_easy_setopt(h, CURLOPT_TIMEOUT, rq->timeout_s > 0 ? rq->timeout_s : DEFAULT_TIMEOUT_S);
+    }
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    struct curl_slist *resolve = NULL;
+    for (const char *const *l = rq->resolve; l && *l; l++) resolve = slist_add(resolve, *l);
+    if (resolve) {
+        curl_easy_setopt(h, CURLOPT_RESOLVE, resolve);
+        curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+    }
     if (rq->cancel) {
         curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
         curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
@@ -185,6 +206,7 @@ int http_client_request(const struct http_client_request *rq, struct http_client
                        resp->transport_error);
     }
     curl_slist_free_all(headers);
+    curl_slist_free_all(resolve);
     curl_easy_cleanup(h);
     return rc;
 }

@@ -2,8 +2,9 @@
  * http_client: outgoing HTTP requests over libcurl (the git providers' REST APIs; the LLM client
  * shares its process-wide setup and header helpers). One blocking request per call, with a
  * timeout, an optional cancel flag, a cap on the answer's size, and the answer's headers that
- * the caller asked for. Retry policies are the caller's (the LLM client retries; providers
- * do not). Redirects are not followed: an API that redirects is misconfigured, and
+ * the caller asked for; or, for a long-lived answer (the CLI client's event stream), its body
+ * handed to a callback as it arrives. Retry policies are the caller's (the LLM client retries;
+ * providers do not). Redirects are not followed: an API that redirects is misconfigured, and
  * following would carry credentials to another host.
  */
 #ifndef CH_HTTP_CLIENT_H
@@ -27,6 +28,15 @@ struct http_client_request {
     size_t max_response;        /* bytes of body kept before failing; 0 = 8 MiB */
     const atomic_int *cancel;   /* non-zero stops the request; may be NULL */
     const char *capture[HTTP_CLIENT_MAX_CAPTURE]; /* answer headers to keep (case-insensitive) */
+    /* Pinned addresses, CURLOPT_RESOLVE lines ("host:port:addr[,addr...]", NULL-terminated; may
+     * be NULL): the request connects only there (the caller checked them: webhooks), and goes
+     * direct, never through a proxy from the environment. */
+    const char *const *resolve;
+    /* Streaming (Server-Sent Events): when set, the body of a 2xx answer goes to on_data as it
+     * arrives instead of into response.body (other answers are kept as usual); on_data returns
+     * false to end the transfer. timeout_s then bounds a silence, not the whole request. */
+    bool (*on_data)(const char *data, size_t len, void *ctx);
+    void *on_data_ctx;
 };
 
 struct http_client_response {
