@@ -14,6 +14,7 @@
 #include "core/events.h"
 #include "core/notify.h"
 #include "core/settings.h"
+#include "core/webhooks.h"
 #include "util/buf.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -158,7 +159,8 @@ static void end_run(struct run_state *st, const char *agent_state, const char *r
         .metrics = metrics_text(st),
         .release = true,
     };
-    append(st, event_agent_state(agent_state, reason ? reason : ""), &upd);
+    if (append(st, event_agent_state(agent_state, reason ? reason : ""), &upd) >= 0)
+        webhooks_emit_run_end(st->r->app, &st->r->conv, agent_state);
     st->ended = true;
     log_info("conversation stopped", "conversation=%s agent_state=%s", st->r->conv.id, agent_state);
 }
@@ -559,8 +561,9 @@ static int open_repository(struct run_state *st, struct error *err)
 {
     struct agent_run *r = st->r;
     struct conversation_update upd = {.status = CONV_RUNNING, .runtime_status = STATUS_SETTING_UP};
-    r->app->store->ops->conversation_update(r->app->store, r->conv.id, r->runner, &upd,
-                                            time_now_us(), NULL);
+    if (r->app->store->ops->conversation_update(r->app->store, r->conv.id, r->runner, &upd,
+                                                time_now_us(), NULL) == 0)
+        webhooks_emit_started(r->app, &r->conv);
     notify_publish(NOTIFY_EVENTS, r->conv.id);
     int rc = repo_open(r->app, &r->conv, st->settings.git_user_name, st->settings.git_user_email,
                        &r->cancel, &st->repo, err);
@@ -820,6 +823,7 @@ void agent_run(struct agent_run *r)
                                           .runtime_status = STATUS_READY,
                                           .error = ""};
     if (append(&st, event_agent_state("running", ""), &running) < 0) goto out;
+    if (!st.has_repo) webhooks_emit_started(app, &r->conv);
     if (start_sandbox(&st, &err)) {
         fail_run(&st, STATUS_ERROR, "cannot start the sandbox: %s", err.message);
         goto out;

@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "core/accounts.h"
 #include "agent/runner.h"
+#include "core/webhooks.h"
 #include "git/provider.h"
 #include "http/server.h"
 #include "util/buf.h"
@@ -66,6 +67,10 @@ static const struct cli_option options[] = {
      "give the agent's sandbox the account's token as GITHUB_TOKEN / GITLAB_TOKEN (default: the "
      "token never enters the sandbox; the server pushes)"},
     {"session-ttl", "SECONDS", "how long a web UI sign-in lasts (default 43200, 12 hours)"},
+    {"webhook-allow-private", NULL,
+     "let webhooks target loopback, private, link-local and other non-public addresses "
+     "(default: refused when a webhook is created and again at each delivery, so that users "
+     "cannot make the server call internal services)"},
     {"log-format", "FORMAT",
      "logfmt (default) or json: one line per request and per conversation state change on "
      "stderr (env CLOUDHANDS_LOG_FORMAT)"},
@@ -103,6 +108,7 @@ static int serve_exec(const struct cli_args *a)
     struct app *app = NULL;
     struct http_server *srv = NULL;
     struct runner_pool *runners = NULL;
+    struct webhook_workers *webhooks = NULL;
     struct error err = {0};
     char key[API_KEY_LEN + 1], password[BOOTSTRAP_PASSWORD_LEN + 1];
     sigset_t stop_signals;
@@ -122,6 +128,7 @@ static int serve_exec(const struct cli_args *a)
         return 2;
     }
     cfg.sandbox_network = cli_opt(a, "sandbox-network") != NULL;
+    cfg.webhook_allow_private = cli_opt(a, "webhook-allow-private") != NULL;
     const char *log_format = cli_opt(a, "log-format");
     if (!log_format) log_format = getenv("CLOUDHANDS_LOG_FORMAT");
     if (log_format && *log_format && strcmp(log_format, "json") != 0 &&
@@ -158,6 +165,10 @@ static int serve_exec(const struct cli_args *a)
         cli_error("%s", err.message);
         goto out;
     }
+    if (webhook_workers_start(app, &webhooks, &err)) {
+        cli_error("%s", err.message);
+        goto out;
+    }
     if (runner_pool_start(app, &runners, &err)) {
         cli_error("%s", err.message);
         goto out;
@@ -183,6 +194,7 @@ out:
     /* No new requests first; then the runners hand their conversations back to the queue. */
     http_server_stop(srv);
     runner_pool_stop(runners);
+    webhook_workers_stop(webhooks);
     app_close(app);
     config_free(&cfg);
     error_clear(&err);

@@ -59,6 +59,8 @@ struct config {
     int git_clone_depth;        /* --depth of the workspace clone; 0 = full history */
 
     int session_ttl; /* seconds a web UI session lasts */
+
+    bool webhook_allow_private; /* webhooks may target loopback and private addresses */
 };
 
 struct app {

@@ -10,6 +10,7 @@
 #include "core/events.h"
 #include "core/notify.h"
 #include "core/settings.h"
+#include "core/webhooks.h"
 #include "git/git.h"
 #include "git/provider.h"
 #include "util/crypto.h"
@@ -29,6 +30,71 @@ static const struct json_field create_fields[] = {
 
 static const char *const statuses[] = {CONV_STARTING, CONV_RUNNING, CONV_STOPPED,
                                        CONV_ARCHIVED, CONV_ERROR,   NULL};
+
+#define DEFAULT_METRICS                                                                            \
+    "{\"llm_calls\":0,\"prompt_tokens\":0,\"completion_tokens\":0,\"cost_usd\":0.0}"
+
+/* pr_number: the numbers of pull_requests (a JSON array text the runner wrote). */
+static void write_pr_numbers(struct buf *b, const char *pull_requests)
+{
+    buf_addch(b, '[');
+    if (pull_requests && strcmp(pull_requests, "[]") != 0) {
+        json_t *prs = json_loads(pull_requests, 0, NULL);
+        size_t i, n = 0;
+        json_t *pr;
+        json_array_foreach(prs, i, pr)
+        {
+            json_t *num = json_object_get(pr, "number");
+            if (json_is_integer(num))
+                buf_addf(b, "%s%lld", n++ ? "," : "", (long long)json_integer_value(num));
+        }
+        json_decref(prs);
+    }
+    buf_addch(b, ']');
+}
+
+/* Writes straight into the buffer rather than through a jansson tree: this is the hot read
+ * path (bench/). pull_requests and metrics are JSON texts the server itself stored. */
+void conversation_write_json(struct buf *b, const struct conversation *c)
+{
+    const char *prs = c->pull_requests && *c->pull_requests ? c->pull_requests : "[]";
+    const char *metrics =
+        c->metrics && *c->metrics && strcmp(c->metrics, "{}") != 0 ? c->metrics : DEFAULT_METRICS;
+    buf_adds(b, "{\"conversation_id\":");
+    buf_add_json_str(b, c->id);
+    buf_adds(b, ",\"title\":");
+    buf_add_json_str(b, c->title);
+    buf_adds(b, ",\"created_at\":");
+    buf_add_json_time(b, c->created_at);
+    buf_adds(b, ",\"last_updated_at\":");
+    buf_add_json_time(b, c->updated_at);
+    buf_adds(b, ",\"status\":");
+    buf_add_json_str(b, c->status);
+    buf_adds(b, ",\"selected_repository\":");
+    buf_add_json_str(b, c->selected_repository);
+    buf_adds(b, ",\"selected_branch\":");
+    buf_add_json_str(b, c->selected_branch);
+    buf_adds(b, ",\"git_provider\":");
+    buf_add_json_str(b, c->git_provider);
+    buf_adds(b, ",\"trigger\":");
+    buf_add_json_str(b, c->trigger);
+    buf_adds(b, ",\"runtime_status\":");
+    buf_add_json_str(b, c->runtime_status);
+    buf_adds(b, ",\"url\":null,\"pr_number\":");
+    write_pr_numbers(b, prs);
+    buf_adds(b, ",\"conversation_version\":\"V0\",\"num_connections\":0,"
+                "\"session_api_key\":null,\"agent_state\":");
+    buf_add_json_str(b, c->agent_state);
+    buf_adds(b, ",\"branch\":");
+    buf_add_json_str(b, c->branch);
+    buf_adds(b, ",\"pull_requests\":");
+    buf_adds(b, prs);
+    buf_adds(b, ",\"error\":");
+    buf_add_json_str(b, c->error);
+    buf_adds(b, ",\"metrics\":");
+    buf_adds(b, metrics);
+    buf_addch(b, '}');
+}
 
 static bool in_list(const char *s, const char *const *list)
 {
@@ -275,6 +341,12 @@ int conversations_stop(struct app *app, const struct auth *who, const char *id, 
 {
     if (!conversation_id_valid(id)) return error_set(err, ERR_NOT_FOUND, "Conversation not found");
     int current = 0;
+    struct conversation before;
+    bool was_active = false; /* then the stop is a status change webhooks hear of */
+    if (app->store->ops->conversation_get(app->store, who->account.id, id, &before, NULL) == 0) {
+        was_active = conversation_status_is_active(before.status);
+        conversation_free(&before);
+    }
     int rc = app->store->ops->conversation_set_status(app->store, who->account.id, id, CONV_STOPPED,
                                                       "stopped", 0, time_now_us(), &current, err);
     if (rc == ERR_NOT_FOUND) return error_set(err, ERR_NOT_FOUND, "Conversation not found");
@@ -282,6 +354,7 @@ int conversations_stop(struct app *app, const struct auth *who, const char *id, 
     /* The runner lost its claim with the status; its sandbox dies now, not at its next step. */
     notify_publish(NOTIFY_STOP, id);
     notify_publish(NOTIFY_EVENTS, id);
+    if (was_active) webhooks_emit(app, who->account.id, id, WEBHOOK_EVENT_STATUS);
     return 0;
 }
 

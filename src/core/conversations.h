@@ -44,6 +44,9 @@ int conversation_request_parse(json_t *body, bool require_message, struct conver
 bool repository_name_valid(const char *repo, const char *provider);
 bool conversation_id_valid(const char *id);
 bool conversation_status_valid(const char *status);
+/* Appends a stored conversation as OpenHands' ConversationInfo (plus what goes beyond it): the
+ * body of GET /api/conversations/{id}, and the "conversation" of a webhook delivery. */
+void conversation_write_json(struct buf *b, const struct conversation *c);
 /* The first line of the message, trimmed, cut at a word boundary to about 60 characters;
  * "Conversation <first 5 of id>" when the message is empty. */
 void conversation_title_from_message(const char *msg, const char *id, struct buf *out);

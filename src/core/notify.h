@@ -2,9 +2,9 @@
  * notify: in-process signals between the API and the runners. The API publishes "new
  * work" (a conversation was queued), "stop" (kill that conversation's sandbox now) and
  * "events" (a conversation has new events, for live streams); runners and streams
- * subscribe. Delivery is best effort and immediate; correctness never depends on it:
- * runners also poll the store, and a remote worker (PostgreSQL) learns of a stop when
- * its lease renewal fails.
+ * subscribe; "webhooks" wakes the webhook delivery workers. Delivery is best effort and
+ * immediate; correctness never depends on it: runners and delivery workers also poll the
+ * store, and a remote worker (PostgreSQL) learns of a stop when its lease renewal fails.
  */
 #ifndef CH_NOTIFY_H
 #define CH_NOTIFY_H
@@ -13,9 +13,10 @@
 #include <stdint.h>
 
 enum notify_kind {
-    NOTIFY_WORK,   /* a conversation was queued; id may be NULL */
-    NOTIFY_STOP,   /* a conversation was stopped or deleted */
-    NOTIFY_EVENTS, /* a conversation has new events (or a new status) */
+    NOTIFY_WORK,     /* a conversation was queued; id may be NULL */
+    NOTIFY_STOP,     /* a conversation was stopped or deleted */
+    NOTIFY_EVENTS,   /* a conversation has new events (or a new status) */
+    NOTIFY_WEBHOOKS, /* webhook deliveries were enqueued (core/webhooks.c); id is NULL */
     NOTIFY_KINDS
 };
 

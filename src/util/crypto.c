@@ -44,6 +44,18 @@ void crypto_keyed_hash_hex(const uint8_t secret[SERVER_SECRET_LEN], const void *
     crypto_hex(h, sizeof(h), out);
 }
 
+void crypto_hmac_sha256_hex(const void *key, size_t key_len, const void *data, size_t len,
+                            char out[HMAC_SHA256_HEX])
+{
+    crypto_auth_hmacsha256_state st;
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_init(&st, key, key_len);
+    crypto_auth_hmacsha256_update(&st, data, len);
+    crypto_auth_hmacsha256_final(&st, mac);
+    crypto_hex(mac, sizeof(mac), out);
+    sodium_memzero(&st, sizeof(st));
+}
+
 bool crypto_equal(const void *a, const void *b, size_t len)
 {
     return sodium_memcmp(a, b, len) == 0;

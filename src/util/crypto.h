@@ -3,6 +3,7 @@
  * - random bytes and hex ids (conversation ids are uuid4-shaped 32 hex chars),
  * - the server secret (32 random bytes in DATA/secret.key, mode 0600) and keyed
  *   BLAKE2b hashing with it (API keys are stored only as such hashes),
+ * - HMAC-SHA256 (webhook signatures),
  * - constant-time comparison.
  * crypto_init() must run once before anything else here.
  */
@@ -32,6 +33,11 @@ void crypto_uuid_hex(char out[CONVERSATION_ID_LEN + 1]);
 /* Keyed BLAKE2b-256 of `data` with the server secret, as hex into out[KEYED_HASH_HEX]. */
 void crypto_keyed_hash_hex(const uint8_t secret[SERVER_SECRET_LEN], const void *data, size_t len,
                            char out[KEYED_HASH_HEX]);
+#define HMAC_SHA256_HEX 65 /* 64 hex chars + NUL */
+/* HMAC-SHA256 of `data` with `key` (any length), as lowercase hex into out[HMAC_SHA256_HEX]:
+ * webhook signatures. */
+void crypto_hmac_sha256_hex(const void *key, size_t key_len, const void *data, size_t len,
+                            char out[HMAC_SHA256_HEX]);
 bool crypto_equal(const void *a, const void *b, size_t len);
 /* Overwrites memory that held a secret, in a way the compiler cannot drop. */
 void crypto_wipe(void *p, size_t len);

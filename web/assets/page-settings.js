@@ -1,5 +1,5 @@
 /* page-settings: /settings. Puts the sections together (API Keys, LLM, Git providers, Secrets,
- * Git identity) and owns the two that edit /api/settings directly: LLM (model, base URL, a
+ * Git identity, Webhooks) and owns the two that edit /api/settings directly: LLM (model, base URL, a
  * write-only key shown as "set"/"not set", max iterations) and Git identity. Saving sends only
  * the fields that changed. */
 import { h, field, errorBox, showError, statusLine, lockedFieldset } from "./dom.js";
@@ -7,6 +7,7 @@ import { get, post } from "./api.js";
 import { keysSection } from "./settings-keys.js";
 import { providersSection } from "./settings-providers.js";
 import { secretsSection } from "./settings-secrets.js";
+import { webhooksSection } from "./settings-webhooks.js";
 
 /* The account's settings, shared by the sections that show them. */
 function settingsStore(ctx) {
@@ -216,6 +217,7 @@ export function render(main, ctx) {
     ["#git-providers", "Git providers"],
     ["#secrets", "Secrets"],
     ["#git-identity", "Git identity"],
+    ["#webhooks", "Webhooks"],
   ];
   main.append(
     h(
@@ -233,6 +235,7 @@ export function render(main, ctx) {
     providersSection(ctx, store),
     secretsSection(ctx),
     identitySection(ctx, store),
+    webhooksSection(ctx),
   );
   store.load();
 }
