@@ -3,7 +3,9 @@
 #   1. style: clang-format --dry-run -Werror on every C file
 #   2. a normal build: unit tests (ctest) and API tests (pytest against the real binary), then the
 #      web UI's browser tests (node:test + playwright-core driving Debian's chromium, tests/web)
-#   3. the unit and API tests again under AddressSanitizer + UndefinedBehaviorSanitizer
+#   3. the store suite (tests/unit/test_store.c) and the API tests again on PostgreSQL: a
+#      throwaway server (scripts/pg.sh) in a temporary directory on loopback, stopped afterwards
+#   4. the unit and API tests again under AddressSanitizer + UndefinedBehaviorSanitizer
 # Exits non-zero on the first failure. PYTEST_ARGS passes extra arguments to pytest; WEB_TEST_OUT
 # is where the web tests save their screenshots (default tests/web/out).
 set -eu
@@ -39,8 +41,23 @@ web_tests() { # $1 = build dir
     CLOUDHANDS_BIN="$PWD/$1/cloudhands" node --test tests/web/*.test.js
 }
 
+pg_tests() { # $1 = build dir
+    step "store + API tests (PostgreSQL)"
+    PG_DIR=$(mktemp -d /tmp/cloudhands-pg.XXXXXX)
+    trap 'scripts/pg.sh stop "$PG_DIR" >/dev/null 2>&1 || true' EXIT
+    trap 'exit 130' INT TERM
+    pg_url=$(scripts/pg.sh start "$PG_DIR")
+    echo "PostgreSQL at $pg_url"
+    (cd "$1" && CLOUDHANDS_TEST_DB="$pg_url" ctest --output-on-failure -R '^test_store$')
+    CLOUDHANDS_BIN="$PWD/$1/cloudhands" CLOUDHANDS_TEST_PG="$pg_url" \
+        $PYTHON -m pytest -q tests/api ${PYTEST_ARGS:-}
+    scripts/pg.sh stop "$PG_DIR"
+    trap - EXIT INT TERM
+}
+
 run_suite build "release"
 web_tests build
+pg_tests build
 
 # Sanitizer reports go to stderr; the API tests fail a server whose stderr has one.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0

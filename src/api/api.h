@@ -46,6 +46,12 @@ int api_logout(struct http_request *req, struct http_response *res, struct error
 int api_session(struct http_request *req, struct http_response *res, struct error *err);
 int api_web_page(struct http_request *req, struct http_response *res, struct error *err);
 int api_web_asset(struct http_request *req, struct http_response *res, struct error *err);
+
+/* docs.c: the API reference (/openapi.json, /swagger-ui/) */
+int api_openapi(struct http_request *req, struct http_response *res, struct error *err);
+int api_swagger_ui(struct http_request *req, struct http_response *res, struct error *err);
+int api_swagger_ui_file(struct http_request *req, struct http_response *res, struct error *err);
+
 int api_git_changes(struct http_request *req, struct http_response *res, struct error *err);
 int api_git_diff(struct http_request *req, struct http_response *res, struct error *err);
 int api_zip_directory(struct http_request *req, struct http_response *res, struct error *err);
@@ -63,11 +69,16 @@ int api_key_list(struct http_request *req, struct http_response *res, struct err
 int api_key_current(struct http_request *req, struct http_response *res, struct error *err);
 int api_key_delete(struct http_request *req, struct http_response *res, struct error *err);
 
+/* webhooks.c */
+int api_webhook_create(struct http_request *req, struct http_response *res, struct error *err);
+int api_webhook_list(struct http_request *req, struct http_response *res, struct error *err);
+int api_webhook_get(struct http_request *req, struct http_response *res, struct error *err);
+int api_webhook_delete(struct http_request *req, struct http_response *res, struct error *err);
+int api_webhook_deliveries(struct http_request *req, struct http_response *res, struct error *err);
+
 /* Checks that req->params[0] names a conversation of the caller: ERR_NOT_FOUND (404) when it is
  * malformed, missing or another account's — the three answer alike. */
 int caller_conversation(struct http_request *req, struct error *err);
-/* Appends a stored conversation as OpenHands' ConversationInfo (plus what goes beyond it). */
-void conversation_write_json(struct buf *b, const struct conversation *c);
 /* Parses an integer query parameter within [min, max]; absent → *out = dflt. ERR_INVALID
  * naming "query.<name>" otherwise. */
 int query_int(struct http_request *req, const char *name, long long dflt, long long min,

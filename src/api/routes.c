@@ -1,6 +1,7 @@
 /*
- * routes: the one route table. Adding an endpoint is adding a row here and a handler
- * in the resource's file. Order matters only between rows whose patterns could match
+ * routes: the one route table. Adding an endpoint is adding a row here, a handler
+ * in the resource's file and its entry in api/openapi.json (tests/api/test_openapi.py checks
+ * that the two list the same routes). Order matters only between rows whose patterns could match
  * the same path: literal rows come before `{param}` rows.
  */
 #include "api/api.h"
@@ -16,6 +17,9 @@ const struct route api_routes[] = {
     {"GET", "/alive", api_alive, ROUTE_PUBLIC},
     {"GET", "/health", api_health, ROUTE_PUBLIC},
     {"GET", "/metrics", api_metrics, ROUTE_PUBLIC},
+    {"GET", "/openapi.json", api_openapi, ROUTE_PUBLIC},
+    {"GET", "/swagger-ui/", api_swagger_ui, ROUTE_PUBLIC},
+    {"GET", "/swagger-ui/{file}", api_swagger_ui_file, ROUTE_PUBLIC},
 
     {"POST", "/api/conversations", api_conversation_create, ROUTE_ACCOUNT},
     {"GET", "/api/conversations", api_conversation_list, ROUTE_ACCOUNT},
@@ -54,6 +58,12 @@ const struct route api_routes[] = {
     {"GET", "/api/keys", api_key_list, ROUTE_ACCOUNT},
     {"GET", "/api/keys/current", api_key_current, ROUTE_ACCOUNT},
     {"DELETE", "/api/keys/{id}", api_key_delete, ROUTE_ACCOUNT},
+
+    {"POST", "/api/webhooks", api_webhook_create, ROUTE_ACCOUNT},
+    {"GET", "/api/webhooks", api_webhook_list, ROUTE_ACCOUNT},
+    {"GET", "/api/webhooks/{id}", api_webhook_get, ROUTE_ACCOUNT},
+    {"DELETE", "/api/webhooks/{id}", api_webhook_delete, ROUTE_ACCOUNT},
+    {"GET", "/api/webhooks/{id}/deliveries", api_webhook_deliveries, ROUTE_ACCOUNT},
 
     {NULL, NULL, NULL, ROUTE_PUBLIC},
 };

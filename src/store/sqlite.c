@@ -60,7 +60,11 @@
     "pull_requests, metrics, created_at, updated_at"
 #define KEY_COLS     "id, account_id, name, created_at, last_used_at, expires_at"
 #define ACCOUNT_COLS "id, name, is_admin, max_concurrent, created_at"
-#define ACTIVE_IN    "('" CONV_STARTING "', '" CONV_RUNNING "')"
+#define WEBHOOK_COLS "id, account_id, url, events, description, secret_sealed, created_at"
+#define DELIVERY_COLS                                                                              \
+    "d.id, d.webhook_id, d.event, d.conversation_id, d.status, d.attempts, d.last_status_code, "   \
+    "d.last_error, d.created_at, d.delivered_at, d.next_attempt_at"
+#define ACTIVE_IN "('" CONV_STARTING "', '" CONV_RUNNING "')"
 
 /* Every statement this back end runs; prepared lazily per connection and kept. */
 enum stmt_id {
@@ -118,6 +122,18 @@ enum stmt_id {
     ST_SESSION_GET,
     ST_SESSION_DELETE,
     ST_STATUS_COUNTS,
+    ST_WEBHOOK_COUNT,
+    ST_WEBHOOK_INSERT,
+    ST_WEBHOOK_LIST,
+    ST_WEBHOOK_GET,
+    ST_WEBHOOK_DELETE,
+    ST_DELIVERY_PURGE,
+    ST_DELIVERY_INSERT,
+    ST_DELIVERY_LIST,
+    ST_DELIVERY_PICK,
+    ST_DELIVERY_TAKE,
+    ST_DELIVERY_CLAIMED,
+    ST_DELIVERY_FINISH,
     ST_COUNT
 };
 
@@ -247,6 +263,35 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_SESSION_DELETE] = "DELETE FROM sessions WHERE id_hash = ?1",
     [ST_STATUS_COUNTS] = "SELECT status, count(*) FROM conversations GROUP BY status",
     [ST_CLAIM_GET] = "SELECT " CONV_COLS " FROM conversations WHERE id = ?1",
+    [ST_WEBHOOK_COUNT] = "SELECT count(*) FROM webhooks WHERE account_id = ?1",
+    [ST_WEBHOOK_INSERT] = "INSERT INTO webhooks(" WEBHOOK_COLS ") "
+                          "VALUES(?1, ?2, ?3, ?4, COALESCE(?5, ''), ?6, ?7)",
+    [ST_WEBHOOK_LIST] = "SELECT " WEBHOOK_COLS " FROM webhooks WHERE account_id = ?1 "
+                        "ORDER BY created_at, id",
+    [ST_WEBHOOK_GET] = "SELECT " WEBHOOK_COLS " FROM webhooks WHERE id = ?1 AND account_id = ?2",
+    [ST_WEBHOOK_DELETE] = "DELETE FROM webhooks WHERE id = ?1 AND account_id = ?2",
+    [ST_DELIVERY_PURGE] = "DELETE FROM webhook_deliveries WHERE created_at < ?1 "
+                          "AND status <> '" DELIVERY_PENDING "'",
+    /* A delivery of a webhook deleted meanwhile is skipped rather than refused. */
+    [ST_DELIVERY_INSERT] =
+        "INSERT INTO webhook_deliveries(id, webhook_id, event, conversation_id, body, status, "
+        "created_at, next_attempt_at) SELECT ?1, ?2, ?3, ?4, ?5, '" DELIVERY_PENDING "', ?6, ?7 "
+        "WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = ?2)",
+    [ST_DELIVERY_LIST] =
+        "SELECT " DELIVERY_COLS " FROM webhook_deliveries d "
+        "JOIN webhooks w ON w.id = d.webhook_id "
+        "WHERE d.webhook_id = ?1 AND w.account_id = ?2 ORDER BY d.seq DESC LIMIT ?3",
+    [ST_DELIVERY_PICK] = "SELECT id FROM webhook_deliveries WHERE status = '" DELIVERY_PENDING "' "
+                         "AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT 1",
+    [ST_DELIVERY_TAKE] = "UPDATE webhook_deliveries SET worker = ?2, next_attempt_at = ?3, "
+                         "attempts = attempts + 1 WHERE id = ?1",
+    [ST_DELIVERY_CLAIMED] = "SELECT " DELIVERY_COLS ", d.body, w.url, w.secret_sealed "
+                            "FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id "
+                            "WHERE d.id = ?1",
+    [ST_DELIVERY_FINISH] =
+        "UPDATE webhook_deliveries SET status = ?3, last_status_code = ?4, "
+        "last_error = ?5, delivered_at = ?6, next_attempt_at = ?7, worker = NULL "
+        "WHERE id = ?1 AND worker = ?2 AND status = '" DELIVERY_PENDING "'",
 };
 
 struct conn {
@@ -551,6 +596,46 @@ static void row_conversation(sqlite3_stmt *q, void *elem)
 static void row_text(sqlite3_stmt *q, void *elem)
 {
     *(char **)elem = col_str(q, 0);
+}
+
+static void read_webhook(sqlite3_stmt *q, struct webhook *w)
+{
+    const unsigned char *id = sqlite3_column_text(q, 0);
+    snprintf(w->id, sizeof(w->id), "%s", id ? (const char *)id : "");
+    w->account_id = sqlite3_column_int64(q, 1);
+    w->url = col_str(q, 2);
+    w->events = col_str(q, 3);
+    w->description = col_str(q, 4);
+    w->secret_sealed = col_str(q, 5);
+    w->created_at = sqlite3_column_int64(q, 6);
+}
+
+static void row_webhook(sqlite3_stmt *q, void *elem)
+{
+    read_webhook(q, elem);
+}
+
+/* Reads the DELIVERY_COLS columns. */
+static void read_delivery(sqlite3_stmt *q, struct webhook_delivery *d)
+{
+    const unsigned char *t = sqlite3_column_text(q, 0);
+    snprintf(d->id, sizeof(d->id), "%s", t ? (const char *)t : "");
+    t = sqlite3_column_text(q, 1);
+    snprintf(d->webhook_id, sizeof(d->webhook_id), "%s", t ? (const char *)t : "");
+    d->event = col_str(q, 2);
+    d->conversation_id = col_str(q, 3);
+    d->status = col_str(q, 4);
+    d->attempts = sqlite3_column_int(q, 5);
+    d->last_status_code = sqlite3_column_int(q, 6);
+    d->last_error = col_str(q, 7);
+    d->created_at = sqlite3_column_int64(q, 8);
+    d->delivered_at = sqlite3_column_int64(q, 9);
+    d->next_attempt_at = sqlite3_column_int64(q, 10);
+}
+
+static void row_delivery(sqlite3_stmt *q, void *elem)
+{
+    read_delivery(q, elem);
 }
 
 static void row_secret(sqlite3_stmt *q, void *elem)
@@ -1897,6 +1982,225 @@ static int sq_conversation_status_counts(struct store *store, const char *const 
     return rc;
 }
 
+/* ---- webhooks ---- */
+
+/* The body of webhook_create, inside its transaction. */
+static int webhook_create_in_tx(struct conn *cn, const struct webhook *w, int max,
+                                struct error *err)
+{
+    int64_t count;
+    int rc = q_int64(cn, err, &count, ST_WEBHOOK_COUNT, "l", w->account_id);
+    if (rc) return rc;
+    if (max > 0 && count >= max)
+        return error_set(err, ERR_LIMIT, "The account has %lld webhooks; the limit is %d",
+                         (long long)count, max);
+    rc = q_exec(cn, err, ST_WEBHOOK_INSERT, "tlttttl", w->id, w->account_id, w->url, w->events,
+                w->description, w->secret_sealed, w->created_at);
+    if (is_unique_violation(cn, rc))
+        return error_set(err, ERR_CONFLICT, "webhook %s already exists", w->id);
+    if (rc && cn->rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+        return error_set(err, ERR_NOT_FOUND, "account not found");
+    return rc;
+}
+
+static int sq_webhook_create(struct store *store, const struct webhook *w, int max,
+                             struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = tx_begin(s, cn, err);
+    if (!rc) rc = tx_end(s, cn, webhook_create_in_tx(cn, w, max, err), err);
+    conn_put(s, cn);
+    return rc;
+}
+
+static int sq_webhook_list(struct store *store, int64_t account_id, struct webhook **out, size_t *n,
+                           struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    sqlite3_stmt *q;
+    void *v = NULL;
+    size_t len = 0;
+    *out = NULL;
+    *n = 0;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = q_prep(cn, ST_WEBHOOK_LIST, &q, err, "l", account_id);
+    if (!rc) rc = q_rows(cn, q, sizeof(**out), row_webhook, &v, &len, err);
+    conn_put(s, cn);
+    if (rc) {
+        webhook_list_free(v, len);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+static int sq_webhook_get(struct store *store, int64_t account_id, const char *id,
+                          struct webhook *out, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    sqlite3_stmt *q;
+    bool row;
+    memset(out, 0, sizeof(*out));
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = q_prep(cn, ST_WEBHOOK_GET, &q, err, "tl", id, account_id);
+    if (!rc) {
+        rc = q_step(cn, q, &row, err);
+        if (!rc && row)
+            read_webhook(q, out);
+        else if (!rc)
+            rc = error_set(err, ERR_NOT_FOUND, "webhook not found");
+        q_done(q);
+    }
+    conn_put(s, cn);
+    return rc;
+}
+
+static int sq_webhook_delete(struct store *store, int64_t account_id, const char *id,
+                             struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = write_one(s, cn, err, ST_WEBHOOK_DELETE, "tl", id, account_id);
+    if (!rc && sqlite3_changes(cn->db) == 0)
+        rc = error_set(err, ERR_NOT_FOUND, "webhook not found");
+    conn_put(s, cn);
+    return rc;
+}
+
+static int delivery_create_in_tx(struct conn *cn, const struct webhook_delivery *d, size_t n,
+                                 int64_t purge_before, struct error *err)
+{
+    int rc = purge_before > 0 ? q_exec(cn, err, ST_DELIVERY_PURGE, "l", purge_before) : 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        rc = q_exec(cn, err, ST_DELIVERY_INSERT, "tttttll", d[i].id, d[i].webhook_id, d[i].event,
+                    d[i].conversation_id, d[i].body, d[i].created_at, d[i].next_attempt_at);
+        if (is_unique_violation(cn, rc))
+            rc = error_set(err, ERR_CONFLICT, "delivery %s already exists", d[i].id);
+    }
+    return rc;
+}
+
+static int sq_webhook_delivery_create(struct store *store, const struct webhook_delivery *d,
+                                      size_t n, int64_t purge_before, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = tx_begin(s, cn, err);
+    if (!rc) rc = tx_end(s, cn, delivery_create_in_tx(cn, d, n, purge_before, err), err);
+    conn_put(s, cn);
+    return rc;
+}
+
+static int sq_webhook_delivery_list(struct store *store, int64_t account_id, const char *webhook_id,
+                                    int limit, struct webhook_delivery **out, size_t *n,
+                                    struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    sqlite3_stmt *q;
+    void *v = NULL;
+    size_t len = 0;
+    *out = NULL;
+    *n = 0;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = q_prep(cn, ST_DELIVERY_LIST, &q, err, "tli", webhook_id, account_id,
+                limit > 0 ? limit : -1);
+    if (!rc) rc = q_rows(cn, q, sizeof(**out), row_delivery, &v, &len, err);
+    conn_put(s, cn);
+    if (rc) {
+        webhook_delivery_list_free(v, len);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+/* The body of webhook_delivery_claim, inside its transaction. */
+static int delivery_claim_in_tx(struct conn *cn, const char *worker, int64_t now,
+                                int64_t lease_until, struct webhook_delivery *out,
+                                struct error *err)
+{
+    sqlite3_stmt *q;
+    bool row;
+    char *id = NULL;
+    int rc = q_prep(cn, ST_DELIVERY_PICK, &q, err, "l", now);
+    if (rc) return rc;
+    rc = q_step(cn, q, &row, err);
+    if (!rc && row) id = col_str(q, 0);
+    q_done(q);
+    if (!rc && !row) rc = ERR_NOT_FOUND;
+    if (!rc) rc = q_exec(cn, err, ST_DELIVERY_TAKE, "ttl", id, worker, lease_until);
+    if (!rc) rc = q_prep(cn, ST_DELIVERY_CLAIMED, &q, err, "t", id);
+    if (!rc) {
+        rc = q_step(cn, q, &row, err);
+        if (!rc && row) {
+            read_delivery(q, out);
+            out->body = col_str(q, 11);
+            out->url = col_str(q, 12);
+            out->secret_sealed = col_str(q, 13);
+        } else if (!rc) {
+            rc = ERR_NOT_FOUND;
+        }
+        q_done(q);
+    }
+    free(id);
+    return rc;
+}
+
+static int sq_webhook_delivery_claim(struct store *store, const char *worker, int64_t now,
+                                     int64_t lease_until, struct webhook_delivery *out,
+                                     struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    memset(out, 0, sizeof(*out));
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    /* Most calls find nothing: look without the write lock first. */
+    sqlite3_stmt *q;
+    bool row = false;
+    rc = q_prep(cn, ST_DELIVERY_PICK, &q, err, "l", now);
+    if (!rc) {
+        rc = q_step(cn, q, &row, err);
+        q_done(q);
+    }
+    if (!rc && !row) rc = ERR_NOT_FOUND;
+    if (!rc) rc = tx_begin(s, cn, err);
+    if (!rc) rc = tx_end(s, cn, delivery_claim_in_tx(cn, worker, now, lease_until, out, err), err);
+    conn_put(s, cn);
+    if (rc) webhook_delivery_free(out);
+    return rc;
+}
+
+static int sq_webhook_delivery_finish(struct store *store, const char *id, const char *worker,
+                                      const struct webhook_attempt *a, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = write_one(s, cn, err, ST_DELIVERY_FINISH, "tttztzz", id, worker, a->status,
+                   (int64_t)a->status_code, a->error, a->delivered_at, a->next_attempt_at);
+    if (!rc && sqlite3_changes(cn->db) == 0)
+        rc = error_set(err, ERR_CONFLICT, "the delivery is no longer this worker's");
+    conn_put(s, cn);
+    return rc;
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1934,6 +2238,14 @@ static const struct store_ops sqlite_ops = {
     .session_get = sq_session_get,
     .session_delete = sq_session_delete,
     .conversation_status_counts = sq_conversation_status_counts,
+    .webhook_create = sq_webhook_create,
+    .webhook_list = sq_webhook_list,
+    .webhook_get = sq_webhook_get,
+    .webhook_delete = sq_webhook_delete,
+    .webhook_delivery_create = sq_webhook_delivery_create,
+    .webhook_delivery_list = sq_webhook_delivery_list,
+    .webhook_delivery_claim = sq_webhook_delivery_claim,
+    .webhook_delivery_finish = sq_webhook_delivery_finish,
     .read_begin = sq_read_begin,
     .read_end = sq_read_end,
 };

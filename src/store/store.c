@@ -8,8 +8,7 @@ int store_open(const char *url, struct store **out, struct error *err)
 {
     *out = NULL;
     if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
-        return error_set(err, ERR_INTERNAL,
-                         "this build has no PostgreSQL back end yet; use a SQLite path");
+        return store_postgres_open(url, out, err);
     if (strncmp(url, "sqlite:", 7) == 0) url += 7;
     if (strncmp(url, "//", 2) == 0) url += 2; /* sqlite:///abs/path */
     if (!*url) return error_set(err, ERR_INTERNAL, "empty database path");
@@ -87,6 +86,37 @@ void secret_list_free(struct secret *s, size_t n)
         free(s[i].value_sealed);
     }
     free(s);
+}
+
+void webhook_free(struct webhook *w)
+{
+    if (!w) return;
+    free(w->url);
+    free(w->events);
+    free(w->description);
+    free(w->secret_sealed);
+    memset(w, 0, sizeof(*w));
+}
+
+void webhook_list_free(struct webhook *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) webhook_free(&w[i]);
+    free(w);
+}
+
+void webhook_delivery_free(struct webhook_delivery *d)
+{
+    if (!d) return;
+    char **strings[] = {&d->event, &d->conversation_id, &d->body, &d->status, &d->last_error,
+                        &d->url,   &d->secret_sealed};
+    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) free(*strings[i]);
+    memset(d, 0, sizeof(*d));
+}
+
+void webhook_delivery_list_free(struct webhook_delivery *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++) webhook_delivery_free(&d[i]);
+    free(d);
 }
 
 bool conversation_status_is_active(const char *status)

@@ -1,7 +1,7 @@
 /*
  * store: the one storage interface of cloudhands. Everything that persists goes
  * through these operations; nothing above this header knows SQL or which back end
- * (SQLite today, PostgreSQL later) holds the data.
+ * (SQLite, or PostgreSQL for several processes sharing one database) holds the data.
  *
  * Rules every back end keeps (the store test suite checks them):
  * - Each operation is atomic. Business rules that must hold under concurrency (the
@@ -14,8 +14,8 @@
  *   the account id and never touches another account's rows.
  * - A busy or unreachable database is ERR_UNAVAILABLE (the client may retry).
  *
- * The back end is chosen by URL in store_open(): "sqlite:PATH" or a plain path, later
- * "postgres://...". Operations are thread-safe; a store is shared by all threads.
+ * The back end is chosen by URL in store_open(): "sqlite:PATH" or a plain path (sqlite.c), or
+ * "postgres://..." (postgres.c). Operations are thread-safe; a store is shared by all threads.
  */
 #ifndef CH_STORE_H
 #define CH_STORE_H
@@ -112,6 +112,50 @@ struct secret {
     char *description;
     char *value_sealed;
     int64_t created_at;
+};
+
+/* A webhook of an account (core/webhooks.c): where to POST which conversation events. */
+struct webhook {
+    char id[33]; /* 32 lowercase hex chars */
+    int64_t account_id;
+    char *url;
+    char *events; /* JSON array text of event names */
+    char *description;
+    char *secret_sealed; /* crypto_seal() of the signing secret */
+    int64_t created_at;
+};
+
+/* Delivery status values. */
+#define DELIVERY_PENDING   "pending"
+#define DELIVERY_DELIVERED "delivered"
+#define DELIVERY_FAILED    "failed"
+
+/* One event sent (or to be sent) to one webhook. */
+struct webhook_delivery {
+    char id[33]; /* 32 lowercase hex chars: X-Cloudhands-Delivery */
+    char webhook_id[33];
+    char *event;
+    char *conversation_id;
+    char *body;   /* the exact bytes sent; not read by webhook_delivery_list */
+    char *status; /* DELIVERY_* */
+    int attempts;
+    int last_status_code; /* 0: no answer yet */
+    char *last_error;
+    int64_t created_at;
+    int64_t delivered_at;
+    int64_t next_attempt_at;
+    /* Read by webhook_delivery_claim only: the webhook's URL and sealed secret. */
+    char *url;
+    char *secret_sealed;
+};
+
+/* The outcome of one claimed delivery attempt (webhook_delivery_finish). */
+struct webhook_attempt {
+    const char *status;      /* DELIVERY_*: pending to try again */
+    int status_code;         /* 0: no answer */
+    const char *error;       /* NULL: none */
+    int64_t delivered_at;    /* delivered: when */
+    int64_t next_attempt_at; /* pending: when to try again */
 };
 
 struct store;
@@ -238,8 +282,41 @@ struct store_ops {
 
     /* How many conversations (all accounts) have each of the given statuses (NULL-terminated),
      * into counts[i]: for GET /metrics. */
-    int (*conversation_status_counts)(struct store *s, const char *const *statuses,
-                                      int64_t *counts, struct error *err);
+    int (*conversation_status_counts)(struct store *s, const char *const *statuses, int64_t *counts,
+                                      struct error *err);
+
+    /* Webhooks (core/webhooks.c). webhook_create stores one unless the account has `max`
+     * already (ERR_LIMIT, checked in the same transaction). webhook_list is oldest first; free
+     * with webhook_list_free. Another account's webhook is ERR_NOT_FOUND; deleting a webhook
+     * deletes its deliveries. */
+    int (*webhook_create)(struct store *s, const struct webhook *w, int max, struct error *err);
+    int (*webhook_list)(struct store *s, int64_t account_id, struct webhook **out, size_t *n,
+                        struct error *err);
+    int (*webhook_get)(struct store *s, int64_t account_id, const char *id, struct webhook *out,
+                       struct error *err);
+    int (*webhook_delete)(struct store *s, int64_t account_id, const char *id, struct error *err);
+    /* Enqueues deliveries (id, webhook_id, event, conversation_id, body, created_at,
+     * next_attempt_at; pending, no attempt yet) in one transaction; one whose webhook is gone
+     * is skipped. Also removes finished (delivered or failed) deliveries created before
+     * `purge_before`. */
+    int (*webhook_delivery_create)(struct store *s, const struct webhook_delivery *d, size_t n,
+                                   int64_t purge_before, struct error *err);
+    /* The webhook's deliveries, newest first, at most `limit`, without bodies; free with
+     * webhook_delivery_list_free. Empty for another account's webhook. */
+    int (*webhook_delivery_list)(struct store *s, int64_t account_id, const char *webhook_id,
+                                 int limit, struct webhook_delivery **out, size_t *n,
+                                 struct error *err);
+    /* Claims the pending delivery that has been due longest (next_attempt_at <= now) for
+     * `worker`: counts the attempt and moves next_attempt_at to lease_until, so a worker that
+     * dies leaves it due again then. *out has the body, the webhook's url and secret_sealed.
+     * ERR_NOT_FOUND when none is due. */
+    int (*webhook_delivery_claim)(struct store *s, const char *worker, int64_t now,
+                                  int64_t lease_until, struct webhook_delivery *out,
+                                  struct error *err);
+    /* Records the outcome of a claimed attempt; ERR_CONFLICT when `worker` no longer holds the
+     * delivery (its lease ran out and another worker took it, or the webhook was deleted). */
+    int (*webhook_delivery_finish)(struct store *s, const char *id, const char *worker,
+                                   const struct webhook_attempt *a, struct error *err);
 
     /* Events of a conversation as JSON texts, ids in [start_id, end_id] (end_id < 0: no end),
      * ascending or, with reverse, descending; at most `limit` (<= 0: no limit). *out is an
@@ -263,8 +340,8 @@ struct store_ops {
      * - read_begin fails only when the back end cannot open a scope (then no read_end).
      * Either may be NULL in a back end that does without (store_read_begin/store_read_end
      * below are then no-ops). SQLite keeps one deferred read transaction open per scope
-     * (sqlite.c); PostgreSQL will run a scope as one REPEATABLE READ transaction, ended before
-     * a write like here, or leave both NULL. */
+     * (sqlite.c); PostgreSQL runs a scope as one REPEATABLE READ transaction, ended before a
+     * write like here (postgres.c). */
     int (*read_begin)(struct store *s, struct error *err);
     void (*read_end)(struct store *s);
 };
@@ -298,9 +375,14 @@ void conversation_free(struct conversation *c);
 void conversation_list_free(struct conversation *c, size_t n);
 void event_list_free(char **events, size_t n);
 void secret_list_free(struct secret *s, size_t n);
+void webhook_free(struct webhook *w);
+void webhook_list_free(struct webhook *w, size_t n);
+void webhook_delivery_free(struct webhook_delivery *d);
+void webhook_delivery_list_free(struct webhook_delivery *d, size_t n);
 bool conversation_status_is_active(const char *status);
 
 /* Back ends. */
 int store_sqlite_open(const char *path, struct store **out, struct error *err);
+int store_postgres_open(const char *url, struct store **out, struct error *err);
 
 #endif

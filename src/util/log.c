@@ -108,10 +108,12 @@ static void fields_to_json(const char *fields, json_t *obj)
             read_value(&p, &val);
         }
         json_t *v = json_value(val.data);
-        if (json_string(key.data))
+        json_t *valid = json_string(key.data); /* NULL: the key is not UTF-8 */
+        if (valid)
             json_object_set_new(obj, key.data, v);
         else
             json_decref(v);
+        json_decref(valid);
     }
     buf_release(&key);
     buf_release(&val);

@@ -1,6 +1,7 @@
 """Helpers shared by the agent-runtime API tests (test_runtime_api, test_settings_secrets,
 test_stream, test_restart_agent): servers that run agents against the scripted LLM, waiting for
-a conversation to settle, reading every event, and looking into the server's SQLite file.
+a conversation to settle, reading every event, and looking into the server's database (its
+SQLite file, or its PostgreSQL database when the suite runs on PostgreSQL: CLOUDHANDS_TEST_PG).
 
 Tests import them with `from agent_helpers import ...` (tests/api is on sys.path).
 """
@@ -74,8 +75,58 @@ def wait_event(api, cid, pred, timeout=15.0, what="an event"):
     return wait_for(find, timeout, interval=0.05, what=what)
 
 
+def _pg_url(data_dir):
+    from conftest import db_url_for
+    return db_url_for(data_dir)
+
+
+def _psql_rows(url, sql):
+    """Rows of a query as lists of strings (NULL as ""), through psql."""
+    p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-F", "\x1f",
+                        "-R", "\x1e", "-d", url, "-c", sql],
+                       check=True, capture_output=True, text=True, timeout=60)
+    out = p.stdout[:-1] if p.stdout.endswith("\n") else p.stdout
+    return [r.split("\x1f") for r in out.split("\x1e") if r]
+
+
+def db_query(data_dir, sql):
+    """Rows of a query on the server's database (SQLite or PostgreSQL): lists of strings."""
+    url = _pg_url(data_dir)
+    if url:
+        return _psql_rows(url, sql)
+    db = sqlite3.connect(f"file:{data_dir / 'cloudhands.db'}?mode=ro", uri=True, timeout=5)
+    try:
+        return [["" if v is None else str(v) for v in row] for row in db.execute(sql)]
+    finally:
+        db.close()
+
+
+def db_execute(data_dir, sql):
+    """Runs a statement that writes on the server's database (SQLite or PostgreSQL)."""
+    url = _pg_url(data_dir)
+    if url:
+        _psql_rows(url, sql)
+        return
+    db = sqlite3.connect(data_dir / "cloudhands.db", timeout=5)
+    try:
+        db.execute(sql)
+        db.commit()
+    finally:
+        db.close()
+
+
 def db_dump(data_dir):
-    """Every value of every table of the server's SQLite database, as one text (read-only)."""
+    """Every value of every table of the server's database, as one text (read-only)."""
+    url = _pg_url(data_dir)
+    if url:
+        tables = [r[0] for r in _psql_rows(
+            url, "SELECT table_name FROM information_schema.tables "
+                 "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'")]
+        parts = []
+        for t in tables:
+            for row in _psql_rows(url, f'SELECT * FROM "{t}"'):
+                parts += row
+        return tables, "\n".join(parts)
     path = f"file:{data_dir / 'cloudhands.db'}?mode=ro"
     db = sqlite3.connect(path, uri=True, timeout=5)
     try:
@@ -90,7 +141,28 @@ def db_dump(data_dir):
 
 
 def db_raw(data_dir):
-    """The database files' bytes (main file and WAL), for "not stored in plain text" checks."""
+    """The database files' bytes (main file and WAL), for "not stored in plain text" checks.
+    On PostgreSQL: the files of the database's tables and their TOAST tables, row versions not
+    yet vacuumed included, after a CHECKPOINT (this needs a superuser on the same machine, as
+    scripts/pg.sh makes; elsewhere, the values of every table)."""
+    url = _pg_url(data_dir)
+    if url:
+        try:
+            _psql_rows(url, "CHECKPOINT")
+            paths = _psql_rows(
+                url, "SELECT current_setting('data_directory') || '/' || pg_relation_filepath(c.oid) "
+                     "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                     "WHERE c.relkind IN ('r', 't') "
+                     "AND n.nspname IN (current_schema(), 'pg_toast')")
+            import glob
+            out = b""
+            for (p,) in paths:
+                for f in [p] + sorted(glob.glob(p + ".*")):
+                    with open(f, "rb") as fh:
+                        out += fh.read()
+            return out
+        except (subprocess.CalledProcessError, OSError):
+            return db_dump(data_dir)[1].encode()
     out = b""
     for name in ("cloudhands.db", "cloudhands.db-wal"):
         p = data_dir / name

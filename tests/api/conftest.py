@@ -7,6 +7,11 @@ holds no sanitizer report (the same is checked for every CLI invocation).
 
 Tests import the plain helpers below with `from conftest import ...` (pytest puts this
 directory on sys.path because tests/api has no __init__.py).
+
+With CLOUDHANDS_TEST_PG set to a PostgreSQL URL (one whose user may CREATE DATABASE, such as
+scripts/pg.sh prints), the suite runs on PostgreSQL: every data directory (each Server's, and
+each one the CLI is pointed at) gets a fresh database of its own, made with psql on first use
+and passed as CLOUDHANDS_DB; tests that read the SQLite file itself are skipped (`sqlite_only`).
 """
 
 import itertools
@@ -17,6 +22,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -45,6 +51,50 @@ def unique(prefix="u"):
     with _counter_lock:
         n = next(_counter)
     return f"{prefix}{os.getpid()}x{n}"
+
+
+# -- PostgreSQL (CLOUDHANDS_TEST_PG) --------------------------------------------------------
+PG_ADMIN_URL = os.environ.get("CLOUDHANDS_TEST_PG") or None
+_pg_dbs = {}  # resolved data directory -> the URL of its database
+_pg_lock = threading.Lock()
+
+sqlite_only = pytest.mark.skipif(
+    PG_ADMIN_URL is not None, reason="reads the SQLite database file itself (CLOUDHANDS_TEST_PG)"
+)
+
+
+def _psql(sql):
+    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", PG_ADMIN_URL, "-c", sql],
+                   check=True, capture_output=True, text=True, timeout=60)
+
+
+def _pg_drop_all():
+    for url in list(_pg_dbs.values()):
+        name = urllib.parse.urlsplit(url).path.lstrip("/")
+        try:
+            _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except (subprocess.SubprocessError, OSError):
+            pass
+
+
+def db_url_for(data_dir):
+    """The database of a data directory: None for the default (SQLite in the directory) or,
+    with CLOUDHANDS_TEST_PG, a fresh PostgreSQL database made on first use (the same one for
+    every later server or CLI run on that directory), dropped when pytest exits."""
+    if not PG_ADMIN_URL or data_dir is None:
+        return None
+    key = str(Path(data_dir).resolve())
+    with _pg_lock:
+        url = _pg_dbs.get(key)
+        if url is None:
+            if not _pg_dbs:
+                import atexit
+                atexit.register(_pg_drop_all)
+            name = unique("chtest_").lower()
+            _psql(f'CREATE DATABASE "{name}"')
+            url = urllib.parse.urlsplit(PG_ADMIN_URL)._replace(path="/" + name).geturl()
+            _pg_dbs[key] = url
+    return url
 
 
 def free_port():
@@ -100,6 +150,9 @@ def run_cli(*args, data_dir=None, env=None, check=True, timeout=20, input=None):
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
+    db = db_url_for(data_dir if data_dir is not None else full_env.get("CLOUDHANDS_DATA"))
+    if db and "CLOUDHANDS_DB" not in full_env and "--db" not in argv:
+        full_env["CLOUDHANDS_DB"] = db
     proc = subprocess.run(
         argv, capture_output=True, text=True, timeout=timeout, env=full_env, input=input
     )
@@ -212,6 +265,9 @@ class Server:
             argv += ["--runners", "0"]
         env = dict(os.environ)
         env.update(self.env)
+        db = db_url_for(self.data_dir)
+        if db and "CLOUDHANDS_DB" not in self.env and "--db" not in self.args:
+            env["CLOUDHANDS_DB"] = db
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
                 argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env

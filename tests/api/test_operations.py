@@ -153,13 +153,10 @@ def test_logfmt_is_the_default_and_bad_formats_are_refused(tmp_path):
 
 
 def test_a_database_from_a_newer_version_is_refused(tmp_path):
-    import sqlite3
+    from agent_helpers import db_execute
     from conftest import run_cli
     run_cli("user", "list", data_dir=tmp_path)  # creates and migrates the database
-    db = sqlite3.connect(tmp_path / "cloudhands.db")
-    db.execute("INSERT INTO schema_migrations VALUES (999, '999_future.sql', 0)")
-    db.commit()
-    db.close()
+    db_execute(tmp_path, "INSERT INTO schema_migrations VALUES (999, '999_future.sql', 0)")
     r = run_cli("user", "list", data_dir=tmp_path, check=False)
     assert r.returncode == 1
     assert "schema version 999, newer than this cloudhands knows" in r.stderr

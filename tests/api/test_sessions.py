@@ -10,6 +10,7 @@ import time
 import pytest
 import requests
 
+from agent_helpers import db_raw
 from conftest import KEY_FULL_RE, unique
 
 PASSWORD = "correct horse battery"
@@ -61,7 +62,7 @@ def test_login_sets_an_httponly_strict_cookie_and_a_csrf_token(web):
     assert "Secure" not in cookie
     # the cookie's value is stored only as a hash
     value = s.cookies["cloudhands_session"]
-    assert value not in (web.data_dir / "cloudhands.db").read_bytes().decode("latin-1")
+    assert value.encode() not in db_raw(web.data_dir)
     r = s.get(web.base_url + "/api/auth/session")
     assert r.status_code == 200 and r.json()["csrf_token"] == body["csrf_token"]
     assert s.get(web.base_url + "/api/conversations").status_code == 200

@@ -4,11 +4,10 @@ encrypted at rest, and secrets as environment variables in the agent's sandbox."
 
 import hashlib
 import json
-import sqlite3
 
 import pytest
 
-from agent_helpers import (FAST_ENV, agent_args, all_events, db_dump, db_raw, kinds,
+from agent_helpers import (FAST_ENV, agent_args, all_events, db_dump, db_query, db_raw, kinds,
                            wait_stopped)
 from llm import ScriptedLLM, call
 
@@ -180,9 +179,7 @@ def test_account_settings_drive_the_agent_without_server_flags(server_factory):
         assert "settings" in tables
         assert key not in dump
         assert key.encode() not in db_raw(srv.data_dir)
-        db = sqlite3.connect(f"file:{srv.data_dir / 'cloudhands.db'}?mode=ro", uri=True)
-        (body,) = db.execute("SELECT body FROM settings").fetchone()
-        db.close()
+        ((body,),) = db_query(srv.data_dir, "SELECT body FROM settings")
         stored = json.loads(body)
         assert stored["llm_model"] == "my-model"
         assert "llm_api_key" not in stored

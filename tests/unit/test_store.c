@@ -2,9 +2,8 @@
  * test_store: the contract of store.h, checked through `struct store` only, so the same
  * suite runs against every back end. The database is the URL in CLOUDHANDS_TEST_DB when set
  * (it may be shared: every name and id made here is unique to the run), else a fresh SQLite
- * file in a temporary directory. The one exception is a fixture that seeds extra events
- * with raw SQL, since store.h has no operation that appends events yet; it runs only when
- * the database is a SQLite file.
+ * file in a temporary directory. On PostgreSQL, the migration race also makes (and drops) a
+ * database of its own, with libpq.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,8 +13,8 @@
 
 #include <dirent.h>
 #include <limits.h>
+#include <libpq-fe.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +184,37 @@ static int group_teardown(void **state)
 
 /* ---- migrations ---- */
 
+static bool is_postgres(void)
+{
+    return strncmp(db_url, "postgres://", 11) == 0 || strncmp(db_url, "postgresql://", 13) == 0;
+}
+
+/* Runs one statement (printf-style) on the PostgreSQL database of db_url, with libpq. */
+static void pg_admin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void pg_admin(const char *fmt, ...)
+{
+    char sql[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    PGconn *pg = PQconnectdb(db_url);
+    if (PQstatus(pg) != CONNECTION_OK) fail_msg("cannot connect: %s", PQerrorMessage(pg));
+    PGresult *r = PQexec(pg, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) fail_msg("%s: %s", sql, PQerrorMessage(pg));
+    PQclear(r);
+    PQfinish(pg);
+}
+
+/* db_url with its database name replaced by `name`. */
+static void pg_url_of(const char *name, char *out, size_t size)
+{
+    const char *auth = strstr(db_url, "://") + 3;
+    const char *path = auth + strcspn(auth, "/?");
+    const char *rest = path + strcspn(path, "?");
+    snprintf(out, size, "%.*s/%s%s", (int)(path - db_url), db_url, name, rest);
+}
+
 struct migrate_job {
     struct store *s;
     int rc;
@@ -209,23 +239,33 @@ static void test_migrate_twice(void **state)
     assert_true(v1 >= 1);
     assert_int_equal(v1, v2);
 
-    /* Two stores (as two processes would) migrating a fresh database at the same time. */
-    if (!tmpdir[0]) return;
-    char url[PATH_MAX + 16];
-    snprintf(url, sizeof(url), "sqlite:%s/race.db", tmpdir);
-    struct migrate_job jobs[2] = {{0}};
-    pthread_t th[2];
-    for (int i = 0; i < 2; i++) assert_int_equal(store_open(url, &jobs[i].s, &err), 0);
-    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, migrate_thread, &jobs[i]);
-    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
-    for (int i = 0; i < 2; i++) {
+    /* Stores (as processes would) migrating a fresh database at the same time: a SQLite file
+     * of our own, or on PostgreSQL a database made for it. */
+    char url[PATH_MAX + 16], pg_name[64] = "";
+    if (is_postgres()) {
+        snprintf(pg_name, sizeof(pg_name), "chtest_migrate_%llx", run_nonce);
+        pg_admin("CREATE DATABASE %s", pg_name);
+        pg_url_of(pg_name, url, sizeof(url));
+    } else if (tmpdir[0]) {
+        snprintf(url, sizeof(url), "sqlite:%s/race.db", tmpdir);
+    } else {
+        return;
+    }
+    enum { RACERS = 4 };
+    struct migrate_job jobs[RACERS] = {{0}};
+    pthread_t th[RACERS];
+    for (int i = 0; i < RACERS; i++) assert_int_equal(store_open(url, &jobs[i].s, &err), 0);
+    for (int i = 0; i < RACERS; i++) pthread_create(&th[i], NULL, migrate_thread, &jobs[i]);
+    for (int i = 0; i < RACERS; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < RACERS; i++) {
         assert_int_equal(jobs[i].rc, 0);
         assert_int_equal(jobs[i].version, v1);
     }
     int64_t n = -1;
     assert_int_equal(jobs[0].s->ops->account_count(jobs[0].s, &n, &err), 0);
     assert_int_equal(n, 0);
-    for (int i = 0; i < 2; i++) store_close(jobs[i].s);
+    for (int i = 0; i < RACERS; i++) store_close(jobs[i].s);
+    if (pg_name[0]) pg_admin("DROP DATABASE %s", pg_name);
 }
 
 /* ---- accounts ---- */
@@ -739,37 +779,23 @@ static void test_delete(void **state)
     must_create(s, a, &spec, next);
 }
 
-/* Appends events 1..n to a conversation with raw SQL (SQLite only; see the file comment). */
-static bool seed_events(const char *conv, int n)
+/* Appends events 1..n to a conversation through event_append (no runner), each with the same
+ * timestamp, so their bodies are {"id":N,"timestamp":"T"}. */
+static void seed_events(struct store *s, const char *conv, int n)
 {
-    if (!sqlite_path[0]) return false;
-    sqlite3 *db;
-    if (sqlite3_open_v2(sqlite_path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        sqlite3_close(db);
-        fail_msg("cannot open %s", sqlite_path);
-    }
-    assert_int_equal(sqlite3_busy_timeout(db, 5000), SQLITE_OK);
-    sqlite3_stmt *q;
-    assert_int_equal(
-        sqlite3_prepare_v2(db, "INSERT INTO events(conversation_id, id, body) VALUES(?1, ?2, ?3)",
-                           -1, &q, NULL),
-        SQLITE_OK);
     for (int i = 1; i <= n; i++) {
-        char body[32];
-        snprintf(body, sizeof(body), "{\"id\":%d}", i);
-        assert_int_equal(sqlite3_bind_text(q, 1, conv, -1, SQLITE_STATIC), SQLITE_OK);
-        assert_int_equal(sqlite3_bind_int(q, 2, i), SQLITE_OK);
-        assert_int_equal(sqlite3_bind_text(q, 3, body, -1, SQLITE_TRANSIENT), SQLITE_OK);
-        assert_int_equal(sqlite3_step(q), SQLITE_DONE);
-        assert_int_equal(sqlite3_reset(q), SQLITE_OK);
+        json_t *ev = json_pack("{s:i, s:s}", "id", 0, "timestamp", "T");
+        int64_t id = -1;
+        struct error err = {0};
+        int rc = s->ops->event_append(s, conv, NULL, ev, NULL, time_now_us(), &id, &err);
+        json_decref(ev);
+        if (rc) fail_msg("event_append: %s", err.message);
+        assert_int_equal(id, i);
     }
-    assert_int_equal(sqlite3_finalize(q), SQLITE_OK);
-    assert_int_equal(sqlite3_close(db), SQLITE_OK);
-    return true;
 }
 
-/* Checks event_list returns exactly the events with ids `want` (bodies {"id":N}; event 0 is
- * the first message). */
+/* Checks event_list returns exactly the events with ids `want` (seed_events' bodies; event 0
+ * is the first message). */
 static void assert_events(struct store *s, const char *conv, int64_t start, int64_t end,
                           bool reverse, int limit, const int *want, size_t nwant)
 {
@@ -779,12 +805,12 @@ static void assert_events(struct store *s, const char *conv, int64_t start, int6
     assert_int_equal(s->ops->event_list(s, conv, start, end, reverse, limit, &ev, &n, &err), 0);
     assert_int_equal(n, nwant);
     for (size_t i = 0; i < n; i++) {
-        char body[32];
+        char body[64];
         if (want[i] == 0) {
             assert_non_null(strstr(ev[i], "\"id\":0"));
             continue;
         }
-        snprintf(body, sizeof(body), "{\"id\":%d}", want[i]);
+        snprintf(body, sizeof(body), "{\"id\":%d,\"timestamp\":\"T\"}", want[i]);
         assert_string_equal(ev[i], body);
     }
     event_list_free(ev, n);
@@ -805,7 +831,7 @@ static void test_event_list(void **state)
     assert_events(s, id, 1, -1, false, 10, NULL, 0);
     assert_events(s, nobody, 0, -1, false, 10, NULL, 0);
 
-    if (!seed_events(id, 9)) return; /* not SQLite: nothing appends events through store.h */
+    seed_events(s, id, 9);
     static const int all[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
     static const int mid[] = {3, 4, 5, 6};
     static const int mid_rev[] = {6, 5, 4, 3};
@@ -1362,6 +1388,436 @@ static void test_passwords_and_sessions(void **state)
     error_clear(&err);
 }
 
+/* Webhooks: the per-account maximum, isolation, and deliveries: enqueue (skipping a webhook that
+ * is gone), list, claim with a lease (a lapsed lease is claimed again), finish only by the
+ * holder, purge of finished ones, and deletion with the webhook. Deliveries here are due at
+ * times near 0, so claims with such a `now` see no one else's. */
+static void test_webhooks(void **state)
+{
+    struct store *s = *state;
+    struct error err = {0};
+    int64_t a = new_account(s, "hooks", false, 0), b = new_account(s, "hooks-other", false, 0);
+    char ids[3][33], gone[33], did[4][33];
+    for (int i = 0; i < 3; i++) {
+        new_conv_id(ids[i]);
+        struct webhook w = {.account_id = a,
+                            .url = "https://example.com/hook",
+                            .events = "[\"conversation.status\"]",
+                            .description = i == 0 ? "first" : NULL,
+                            .secret_sealed = "v1:sealed",
+                            .created_at = 100 + i};
+        memcpy(w.id, ids[i], 33);
+        assert_int_equal(s->ops->webhook_create(s, &w, 2, &err), i < 2 ? 0 : ERR_LIMIT);
+        error_clear(&err);
+        if (i == 0) assert_int_equal(s->ops->webhook_create(s, &w, 10, &err), ERR_CONFLICT);
+        error_clear(&err);
+    }
+    struct webhook *list, one;
+    size_t n;
+    assert_int_equal(s->ops->webhook_list(s, a, &list, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].id, ids[0]);
+    assert_string_equal(list[1].id, ids[1]);
+    assert_string_equal(list[0].description, "first");
+    assert_string_equal(list[1].description, "");
+    assert_string_equal(list[0].events, "[\"conversation.status\"]");
+    assert_string_equal(list[0].secret_sealed, "v1:sealed");
+    assert_int_equal(list[0].account_id, a);
+    assert_int_equal(list[1].created_at, 101);
+    webhook_list_free(list, n);
+    assert_int_equal(s->ops->webhook_list(s, b, &list, &n, &err), 0);
+    assert_int_equal(n, 0);
+    webhook_list_free(list, n);
+    assert_int_equal(s->ops->webhook_get(s, b, ids[0], &one, &err), ERR_NOT_FOUND);
+    error_clear(&err);
+    assert_int_equal(s->ops->webhook_delete(s, b, ids[0], &err), ERR_NOT_FOUND);
+    error_clear(&err);
+    assert_int_equal(s->ops->webhook_get(s, a, ids[0], &one, &err), 0);
+    assert_string_equal(one.url, "https://example.com/hook");
+    webhook_free(&one);
+
+    /* Deliveries: two to the first webhook, one to the second, one to a webhook that is gone. */
+    new_conv_id(gone);
+    struct webhook_delivery d[4];
+    memset(d, 0, sizeof(d));
+    for (int i = 0; i < 4; i++) {
+        new_conv_id(did[i]);
+        memcpy(d[i].id, did[i], 33);
+        memcpy(d[i].webhook_id, i == 3 ? gone : i == 2 ? ids[1] : ids[0], 33);
+        d[i].event = "conversation.status";
+        d[i].conversation_id = "c0ffee";
+        d[i].body = "{\"event\":\"conversation.status\"}";
+        d[i].created_at = 1 + i;
+        d[i].next_attempt_at = 1;
+    }
+    assert_int_equal(s->ops->webhook_delivery_create(s, d, 4, 0, &err), 0);
+    struct webhook_delivery *ds, c1, c2, c3;
+    assert_int_equal(s->ops->webhook_delivery_list(s, a, ids[0], 10, &ds, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(ds[0].id, did[1]); /* newest first */
+    assert_string_equal(ds[1].id, did[0]);
+    assert_string_equal(ds[0].status, DELIVERY_PENDING);
+    assert_string_equal(ds[0].conversation_id, "c0ffee");
+    assert_int_equal(ds[0].attempts, 0);
+    assert_null(ds[0].body);
+    assert_null(ds[0].last_error);
+    webhook_delivery_list_free(ds, n);
+    assert_int_equal(s->ops->webhook_delivery_list(s, a, ids[0], 1, &ds, &n, &err), 0);
+    assert_int_equal(n, 1);
+    webhook_delivery_list_free(ds, n);
+    assert_int_equal(s->ops->webhook_delivery_list(s, b, ids[0], 10, &ds, &n, &err), 0);
+    assert_int_equal(n, 0); /* not the caller's */
+    webhook_delivery_list_free(ds, n);
+
+    /* Claims: each due delivery once; the lease moves next_attempt_at. */
+    assert_int_equal(s->ops->webhook_delivery_claim(s, "w1", 2, 1000, &c1, &err), 0);
+    assert_int_equal(c1.attempts, 1);
+    assert_int_equal(c1.next_attempt_at, 1000);
+    assert_string_equal(c1.body, "{\"event\":\"conversation.status\"}");
+    assert_string_equal(c1.url, "https://example.com/hook");
+    assert_string_equal(c1.secret_sealed, "v1:sealed");
+    assert_int_equal(s->ops->webhook_delivery_claim(s, "w2", 2, 3, &c2, &err), 0);
+    assert_int_equal(s->ops->webhook_delivery_claim(s, "w3", 2, 1000, &c3, &err), 0);
+    assert_string_not_equal(c1.id, c2.id);
+    assert_string_not_equal(c2.id, c3.id);
+    assert_string_not_equal(c1.id, c3.id);
+    struct webhook_delivery none;
+    assert_int_equal(s->ops->webhook_delivery_claim(s, "w4", 2, 1000, &none, &err), ERR_NOT_FOUND);
+    error_clear(&err);
+
+    /* Only the holder records an outcome, once. */
+    struct webhook_attempt retry = {.status = DELIVERY_PENDING,
+                                    .status_code = 500,
+                                    .error = "the receiver answered 500",
+                                    .next_attempt_at = 5};
+    assert_int_equal(s->ops->webhook_delivery_finish(s, c1.id, "w2", &retry, &err), ERR_CONFLICT);
+    error_clear(&err);
+    assert_int_equal(s->ops->webhook_delivery_finish(s, c1.id, "w1", &retry, &err), 0);
+    assert_int_equal(s->ops->webhook_delivery_finish(s, c1.id, "w1", &retry, &err), ERR_CONFLICT);
+    error_clear(&err);
+    /* c2's lease (until 3) lapses: at 4 another worker takes it, and the first may not finish. */
+    struct webhook_delivery again;
+    assert_int_equal(s->ops->webhook_delivery_claim(s, "w5", 4, 1000, &again, &err), 0);
+    assert_string_equal(again.id, c2.id);
+    assert_int_equal(again.attempts, 2);
+    struct webhook_attempt ok = {
+        .status = DELIVERY_DELIVERED, .status_code = 200, .delivered_at = 9};
+    assert_int_equal(s->ops->webhook_delivery_finish(s, c2.id, "w2", &ok, &err), ERR_CONFLICT);
+    error_clear(&err);
+    assert_int_equal(s->ops->webhook_delivery_finish(s, c2.id, "w5", &ok, &err), 0);
+    struct webhook_attempt failed = {.status = DELIVERY_FAILED, .error = "gave up"};
+    assert_int_equal(s->ops->webhook_delivery_finish(s, c3.id, "w3", &failed, &err), 0);
+    /* c1 is due again at 5. */
+    struct webhook_delivery third;
+    assert_int_equal(s->ops->webhook_delivery_claim(s, "w6", 5, 1000, &third, &err), 0);
+    assert_string_equal(third.id, c1.id);
+    assert_int_equal(third.attempts, 2);
+    assert_string_equal(third.last_error, "the receiver answered 500");
+    assert_int_equal(third.last_status_code, 500);
+    webhook_delivery_free(&third);
+
+    struct webhook_delivery *all[2];
+    size_t counts[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(s->ops->webhook_delivery_list(s, a, ids[i], 10, &all[i], &counts[i], &err),
+                         0);
+    int delivered = 0, failed_n = 0, pending = 0;
+    for (int i = 0; i < 2; i++) {
+        for (size_t j = 0; j < counts[i]; j++) {
+            struct webhook_delivery *x = &all[i][j];
+            if (strcmp(x->status, DELIVERY_DELIVERED) == 0) {
+                delivered++;
+                assert_int_equal(x->last_status_code, 200);
+                assert_int_equal(x->delivered_at, 9);
+                assert_int_equal(x->next_attempt_at, 0);
+                assert_null(x->last_error);
+            } else if (strcmp(x->status, DELIVERY_FAILED) == 0) {
+                failed_n++;
+                assert_string_equal(x->last_error, "gave up");
+                assert_int_equal(x->last_status_code, 0);
+            } else {
+                pending++;
+            }
+        }
+        webhook_delivery_list_free(all[i], counts[i]);
+    }
+    assert_int_equal(delivered, 1);
+    assert_int_equal(failed_n, 1);
+    assert_int_equal(pending, 1);
+
+    /* A later enqueue purges finished deliveries made before `purge_before`; pending ones stay. */
+    struct webhook_delivery later = d[0];
+    new_conv_id(later.id);
+    later.created_at = 50;
+    later.next_attempt_at = 2000000000000000LL;
+    assert_int_equal(s->ops->webhook_delivery_create(s, &later, 1, 10, &err), 0);
+    size_t total = 0;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(s->ops->webhook_delivery_list(s, a, ids[i], 10, &ds, &n, &err), 0);
+        for (size_t j = 0; j < n; j++) assert_string_not_equal(ds[j].status, DELIVERY_DELIVERED);
+        for (size_t j = 0; j < n; j++) assert_string_not_equal(ds[j].status, DELIVERY_FAILED);
+        total += n;
+        webhook_delivery_list_free(ds, n);
+    }
+    assert_int_equal(total, 2); /* c1 (pending) and `later` */
+
+    /* Deleting a webhook deletes its deliveries; a finish for one of them is refused. */
+    assert_int_equal(s->ops->webhook_delete(s, a, ids[0], &err), 0);
+    assert_int_equal(s->ops->webhook_get(s, a, ids[0], &one, &err), ERR_NOT_FOUND);
+    error_clear(&err);
+    assert_int_equal(s->ops->webhook_delivery_finish(s, c1.id, "w6", &ok, &err), ERR_CONFLICT);
+    error_clear(&err);
+    assert_int_equal(s->ops->webhook_delivery_list(s, a, ids[0], 10, &ds, &n, &err), 0);
+    assert_int_equal(n, 0);
+    webhook_delivery_list_free(ds, n);
+    webhook_delivery_free(&c1);
+    webhook_delivery_free(&c2);
+    webhook_delivery_free(&c3);
+    webhook_delivery_free(&again);
+    assert_int_equal(s->ops->webhook_delete(s, a, ids[1], &err), 0);
+}
+
+/* ---- the runtime: claims, leases, the runner rule, follow-ups ---- */
+
+/* Claims for `runner` until the claim is one of `account`'s conversations (returned in *out).
+ * Anyone else's claimed on the way (the database may be shared) is held until then and handed
+ * back afterwards. ERR_NOT_FOUND when nothing of the account's is waiting. */
+static int claim_own(struct store *s, const char *runner, int64_t account, int64_t now,
+                     int64_t lease_until, struct conversation *out)
+{
+    char(*others)[33] = NULL;
+    size_t n = 0;
+    int rc;
+    struct error err = {0};
+    for (;;) {
+        rc = s->ops->conversation_claim(s, runner, now, lease_until, out, &err);
+        if (rc || out->account_id == account) break;
+        others = realloc(others, (n + 1) * sizeof(*others));
+        memcpy(others[n++], out->id, 33);
+        conversation_free(out);
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct conversation_update release = {.release = true};
+        (void)s->ops->conversation_update(s, others[i], runner, &release, now, &err);
+    }
+    free(others);
+    return rc;
+}
+
+static int append(struct store *s, const char *conv, const char *runner,
+                  const struct conversation_update *upd, int64_t *id)
+{
+    json_t *ev = json_pack("{s:s}", "kind", "test");
+    struct error err = {0};
+    int rc = s->ops->event_append(s, conv, runner, ev, upd, time_now_us(), id, &err);
+    if (!rc) assert_int_equal(json_integer_value(json_object_get(ev, "id")), *id);
+    if (!rc) assert_non_null(json_object_get(ev, "timestamp"));
+    json_decref(ev);
+    return rc;
+}
+
+/* A runner claims a queued conversation, writes while it holds it, renews its lease; once the
+ * lease runs out another runner takes over and the first one's writes are refused; stopping
+ * lets go of the runner; a follow-up queues it again within the limit. */
+static void test_runner_lifecycle(void **state)
+{
+    struct store *s = *state;
+    struct error err = {0};
+    int64_t a = new_account(s, "runner", false, 0);
+    char id[33], other[33];
+    struct conv_spec spec = {0};
+    must_create(s, a, &spec, id);
+    const char *ra = "runner-a", *rb = "runner-b";
+
+    /* A claims with a lease that is over at once (its process "dies"). */
+    struct conversation c;
+    int64_t t = time_now_us();
+    assert_int_equal(claim_own(s, ra, a, t, t + 1, &c), 0);
+    assert_string_equal(c.id, id);
+    assert_string_equal(c.status, CONV_STARTING);
+    conversation_free(&c);
+    int64_t eid = -1;
+    assert_int_equal(append(s, id, ra, NULL, &eid), 0);
+    assert_int_equal(eid, 1);
+    struct conversation_update running = {.status = CONV_RUNNING, .agent_state = "running"};
+    assert_int_equal(append(s, id, ra, &running, &eid), 0);
+    assert_int_equal(eid, 2);
+    assert_status(s, a, id, CONV_RUNNING, "running");
+    assert_int_equal(s->ops->conversation_renew(s, id, rb, t + 2, &err), ERR_CONFLICT);
+    assert_int_equal(append(s, id, rb, NULL, &eid), ERR_CONFLICT);
+    assert_int_equal(append(s, id, NULL, NULL, &eid), 0); /* the API's own writes: no runner */
+    assert_int_equal(eid, 3);
+
+    /* The lease ran out: B takes it over (RUNNING, not queued, but abandoned) and holds it. */
+    usleep(1000);
+    t = time_now_us();
+    assert_int_equal(claim_own(s, rb, a, t, t + 3600000000LL, &c), 0);
+    assert_string_equal(c.id, id);
+    assert_string_equal(c.status, CONV_RUNNING);
+    conversation_free(&c);
+    assert_int_equal(append(s, id, ra, NULL, &eid), ERR_CONFLICT);
+    assert_int_equal(s->ops->conversation_renew(s, id, ra, t + 10, &err), ERR_CONFLICT);
+    assert_int_equal(s->ops->conversation_update(s, id, ra, &running, t, &err), ERR_CONFLICT);
+    assert_int_equal(s->ops->conversation_renew(s, id, rb, t + 7200000000LL, &err), 0);
+    assert_int_equal(append(s, id, rb, NULL, &eid), 0);
+    assert_int_equal(eid, 4);
+    /* Held under a live lease: nobody else can claim it. */
+    assert_int_equal(claim_own(s, ra, a, t, t + 10, &c), ERR_NOT_FOUND);
+    assert_int_equal(count_events(s, id), 5);
+
+    /* B stops it: the conversation lets go of its runner. */
+    struct conversation_update stopped = {.status = CONV_STOPPED, .agent_state = "stopped"};
+    assert_int_equal(s->ops->conversation_update(s, id, rb, &stopped, t, &err), 0);
+    assert_status(s, a, id, CONV_STOPPED, "stopped");
+    assert_int_equal(append(s, id, rb, NULL, &eid), ERR_CONFLICT);
+    assert_int_equal(s->ops->conversation_renew(s, id, rb, t + 10, &err), ERR_CONFLICT);
+
+    /* A follow-up queues it again, within the limit. */
+    must_create(s, a, &spec, other);
+    json_t *msg = json_pack("{s:s}", "kind", "message");
+    bool queued = true;
+    int current = 0;
+    eid = -1;
+    assert_int_equal(
+        s->ops->conversation_message(s, a, id, msg, 1, t, &eid, &queued, &current, &err),
+        ERR_LIMIT);
+    assert_false(queued);
+    assert_int_equal(current, 1);
+    assert_int_equal(count_events(s, id), 5);
+    assert_int_equal(
+        s->ops->conversation_message(s, a, id, msg, 2, t, &eid, &queued, &current, &err), 0);
+    assert_true(queued);
+    assert_int_equal(eid, 5);
+    assert_status(s, a, id, CONV_STARTING, "loading");
+    /* ... and an active one is not queued again. */
+    assert_int_equal(
+        s->ops->conversation_message(s, a, id, msg, 2, t, &eid, &queued, &current, &err), 0);
+    assert_false(queued);
+    assert_int_equal(eid, 6);
+    /* Another account's conversation, an unknown one. */
+    int64_t b = new_account(s, "runner-other", false, 0);
+    assert_int_equal(
+        s->ops->conversation_message(s, b, id, msg, 2, t, &eid, &queued, &current, &err),
+        ERR_NOT_FOUND);
+    json_decref(msg);
+    char nobody[33];
+    new_conv_id(nobody);
+    assert_int_equal(s->ops->conversation_update(s, nobody, NULL, &running, t, &err),
+                     ERR_NOT_FOUND);
+    assert_int_equal(append(s, nobody, NULL, NULL, &eid), ERR_NOT_FOUND);
+
+    /* The queued conversation is claimed again, from its events. */
+    assert_int_equal(claim_own(s, ra, a, t, t + 3600000000LL, &c), 0);
+    conversation_free(&c);
+    struct conversation_update done = {.status = CONV_STOPPED, .agent_state = "stopped"};
+    assert_int_equal(claim_own(s, ra, a, t, t + 3600000000LL, &c), 0);
+    conversation_free(&c);
+    assert_int_equal(s->ops->conversation_update(s, id, ra, &done, t, &err), 0);
+    assert_int_equal(s->ops->conversation_update(s, other, ra, &done, t, &err), 0);
+}
+
+/* Many claimers on two stores (two processes) take every queued conversation exactly once. */
+#define CLAIM_CONVS   24
+#define CLAIM_THREADS 6
+
+struct claim_race {
+    struct store *stores[2];
+    int64_t account;
+    char ids[CLAIM_CONVS][33];
+    atomic_int claims[CLAIM_CONVS];
+    atomic_int taken, failures;
+    pthread_barrier_t start;
+};
+
+struct claimer {
+    struct claim_race *race;
+    int index;
+};
+
+static void *claim_thread(void *arg)
+{
+    struct claimer *me = arg;
+    struct claim_race *r = me->race;
+    struct store *s = r->stores[me->index % 2];
+    char runner[32];
+    snprintf(runner, sizeof(runner), "claimer-%d", me->index);
+    pthread_barrier_wait(&r->start);
+    while (atomic_load(&r->taken) < CLAIM_CONVS) {
+        struct conversation c;
+        struct error err = {0};
+        int64_t t = time_now_us();
+        int rc = s->ops->conversation_claim(s, runner, t, t + 3600000000LL, &c, &err);
+        if (rc == ERR_NOT_FOUND) break;
+        if (rc == ERR_UNAVAILABLE) continue; /* SQLite busy: try again */
+        if (rc) {
+            atomic_fetch_add(&r->failures, 1);
+            break;
+        }
+        bool ours = false;
+        for (int i = 0; i < CLAIM_CONVS; i++) {
+            if (strcmp(c.id, r->ids[i]) == 0) {
+                atomic_fetch_add(&r->claims[i], 1);
+                atomic_fetch_add(&r->taken, 1);
+                ours = true;
+            }
+        }
+        if (!ours) { /* someone else's (a shared database): hand it back */
+            struct conversation_update release = {.release = true};
+            (void)s->ops->conversation_update(s, c.id, runner, &release, t, &err);
+        }
+        conversation_free(&c);
+    }
+    return NULL;
+}
+
+static void test_claims_race(void **state)
+{
+    struct store *s = *state, *second;
+    struct error err = {0};
+    assert_int_equal(store_open(db_url, &second, &err), 0);
+    struct claim_race r = {.stores = {s, second}};
+    r.account = new_account(s, "claims", false, 0);
+    struct conv_spec spec = {0};
+    for (int i = 0; i < CLAIM_CONVS; i++) must_create(s, r.account, &spec, r.ids[i]);
+    assert_int_equal(pthread_barrier_init(&r.start, NULL, CLAIM_THREADS), 0);
+    pthread_t th[CLAIM_THREADS];
+    struct claimer who[CLAIM_THREADS];
+    for (int i = 0; i < CLAIM_THREADS; i++) {
+        who[i] = (struct claimer){&r, i};
+        assert_int_equal(pthread_create(&th[i], NULL, claim_thread, &who[i]), 0);
+    }
+    for (int i = 0; i < CLAIM_THREADS; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&r.start);
+    assert_int_equal(atomic_load(&r.failures), 0);
+    for (int i = 0; i < CLAIM_CONVS; i++) assert_int_equal(atomic_load(&r.claims[i]), 1);
+    /* Stop them, so later claims elsewhere do not meet them. */
+    for (int i = 0; i < CLAIM_CONVS; i++)
+        assert_int_equal(s->ops->conversation_set_status(s, r.account, r.ids[i], CONV_STOPPED,
+                                                         "stopped", 0, time_now_us(), NULL, &err),
+                         0);
+    store_close(second);
+}
+
+/* PostgreSQL URLs: the password never shows in an error (nothing listens on port 1). */
+static void test_postgres_url_password_hidden(void **state)
+{
+    (void)state;
+    static const char *const urls[] = {
+        "postgres://u:s3cretpw@127.0.0.1:1/db",
+        "postgresql://u:s3cret%40pw@127.0.0.1:1/db?password=s3cretQ&connect_timeout=2",
+        "postgres://u:s3cretpw@127.0.0.1:1/db?bogus=1",
+    };
+    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        struct store *s = NULL;
+        struct error err = {0};
+        int rc = store_open(urls[i], &s, &err);
+        assert_true(rc == ERR_UNAVAILABLE || rc == ERR_INTERNAL);
+        assert_null(s);
+        assert_null(strstr(err.message, "s3cret"));
+        assert_non_null(strstr(err.message, "u@127.0.0.1:1/db"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1383,6 +1839,10 @@ int main(void)
         cmocka_unit_test(test_read_scope_two_threads),
         cmocka_unit_test(test_read_scope_threads),
         cmocka_unit_test(test_passwords_and_sessions),
+        cmocka_unit_test(test_runner_lifecycle),
+        cmocka_unit_test(test_claims_race),
+        cmocka_unit_test(test_postgres_url_password_hidden),
+        cmocka_unit_test(test_webhooks),
     };
     return cmocka_run_group_tests_name("store", tests, group_setup, group_teardown);
 }
