@@ -45,6 +45,69 @@ struct cli_args {
     const char *db;                      /* --db, or NULL */
 };
 
+/* The options of the processes that run conversations (serve, worker), parsed by
+ * cli_runtime_config: the runner pool, the model, the sandbox, the git providers, the logs. */
+#define CLI_RUNTIME_OPTIONS                                                                        \
+    {"runners", "N",                                                                               \
+     "conversations run at once by this process (default 8); `serve --runners 0` serves the API "  \
+     "only and leaves conversations queued for workers"},                                          \
+        {"llm-model", "MODEL",                                                                     \
+         "the LLM for accounts that set none, e.g. gpt-4o or anthropic/claude-sonnet-4-20250514 "  \
+         "(env CLOUDHANDS_LLM_MODEL)"},                                                            \
+        {"llm-base-url", "URL",                                                                    \
+         "the LLM's API, OpenAI-compatible or Anthropic (env CLOUDHANDS_LLM_BASE_URL)"},           \
+        {"llm-api-key", "KEY",                                                                     \
+         "the LLM's API key (env CLOUDHANDS_LLM_API_KEY, preferred: flags show in ps)"},           \
+        {"max-iterations", "N", "agent steps per task for accounts that set none (default 100)"},  \
+        {"no-change-timeout", "SECONDS",                                                           \
+         "a command that prints nothing new for this long returns to the agent (default 10)"},     \
+        {"lease-seconds", "N",                                                                     \
+         "a runner's claim on a conversation; after a crash, others resume it this long later "    \
+         "(default 30)"},                                                                          \
+        {"sandbox-network", NULL,                                                                  \
+         "let the agent's sandbox reach the network (default: no network)"},                       \
+        {"default-git-provider", "NAME",                                                           \
+         "github, gitlab or git: the provider of a conversation's repository when the request "    \
+         "names "                                                                                  \
+         "none (default github; env CLOUDHANDS_DEFAULT_GIT_PROVIDER)"},                            \
+        {"github-api-url", "URL",                                                                  \
+         "GitHub's REST API, e.g. https://ghe.example.com/api/v3 for GitHub Enterprise (default "  \
+         "https://api.github.com; env CLOUDHANDS_GITHUB_API_URL)"},                                \
+        {"github-url", "URL",                                                                      \
+         "where GitHub serves git over HTTPS (default https://github.com; env "                    \
+         "CLOUDHANDS_GITHUB_URL)"},                                                                \
+        {"gitlab-url", "URL", "GitLab (default https://gitlab.com; env CLOUDHANDS_GITLAB_URL)"},   \
+        {"git-url-template", "URL",                                                                \
+         "turns on the plain git provider: where {owner}/{repo} lives, e.g. "                      \
+         "https://git.example.com/{owner}/{repo}.git or file:///srv/git/{owner}/{repo}.git (env "  \
+         "CLOUDHANDS_GIT_URL_TEMPLATE)"},                                                          \
+        {"github-token", "TOKEN",                                                                  \
+         "a GitHub token for accounts that added none (env CLOUDHANDS_GITHUB_TOKEN, preferred: "   \
+         "flags "                                                                                  \
+         "show in ps)"},                                                                           \
+        {"gitlab-token", "TOKEN", "the same for GitLab (env CLOUDHANDS_GITLAB_TOKEN)"},            \
+        {"git-token", "TOKEN",                                                                     \
+         "the same for the git provider, as TOKEN or USER:PASSWORD (env CLOUDHANDS_GIT_TOKEN)"},   \
+        {"git-clone-depth", "N",                                                                   \
+         "history fetched into a workspace: the last N commits (default 1), 0 for all of it"},     \
+        {"expose-provider-token", NULL,                                                            \
+         "give the agent's sandbox the account's token as GITHUB_TOKEN / GITLAB_TOKEN (default: "  \
+         "the "                                                                                    \
+         "token never enters the sandbox; the server pushes)"},                                    \
+        {"log-format", "FORMAT",                                                                   \
+         "logfmt (default) or json: one line per request and per conversation state change on "    \
+         "stderr (env CLOUDHANDS_LOG_FORMAT)"},
+
+/* Parses CLI_RUNTIME_OPTIONS into cfg (after cli_config); sets the log format. Returns false,
+ * after printing why, when one is unusable. */
+bool cli_runtime_config(const struct cli_args *a, struct config *cfg);
+/* A long-running command takes SIGINT and SIGTERM with cli_wait_for_stop_signal: block them in
+ * every thread (call before starting any), ignore SIGPIPE, and keep files private (umask 077). */
+#include <signal.h>
+void cli_block_stop_signals(sigset_t *set);
+/* Waits for SIGINT or SIGTERM and logs which came. */
+void cli_wait_for_stop_signal(const sigset_t *set);
+
 /* The table of commands (cli/commands.c), ending with NULL. */
 extern const struct cli_command *const cli_commands[];
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/notify.h"
 #include "core/accounts.h"
 #include "agent/runner.h"
 #include "core/webhooks.h"
@@ -24,56 +25,12 @@ static const struct cli_option options[] = {
      "conversations an account may run at once unless `user add --max-concurrent` says "
      "otherwise (default 10; env CLOUDHANDS_MAX_CONCURRENT)"},
     {"threads", "N", "HTTP worker threads (default: one per core)"},
-    {"runners", "N",
-     "conversations run at once by this process (default 8); 0 serves the API only and leaves "
-     "conversations queued"},
-    {"llm-model", "MODEL",
-     "the LLM for accounts that set none, e.g. gpt-4o or anthropic/claude-sonnet-4-20250514 "
-     "(env CLOUDHANDS_LLM_MODEL)"},
-    {"llm-base-url", "URL",
-     "the LLM's API, OpenAI-compatible or Anthropic (env CLOUDHANDS_LLM_BASE_URL)"},
-    {"llm-api-key", "KEY",
-     "the LLM's API key (env CLOUDHANDS_LLM_API_KEY, preferred: flags show in ps)"},
-    {"max-iterations", "N", "agent steps per task for accounts that set none (default 100)"},
-    {"no-change-timeout", "SECONDS",
-     "a command that prints nothing new for this long returns to the agent (default 10)"},
-    {"lease-seconds", "N",
-     "a runner's claim on a conversation; after a crash, others resume it this long later "
-     "(default 30)"},
-    {"sandbox-network", NULL, "let the agent's sandbox reach the network (default: no network)"},
-    {"default-git-provider", "NAME",
-     "github, gitlab or git: the provider of a conversation's repository when the request names "
-     "none (default github; env CLOUDHANDS_DEFAULT_GIT_PROVIDER)"},
-    {"github-api-url", "URL",
-     "GitHub's REST API, e.g. https://ghe.example.com/api/v3 for GitHub Enterprise (default "
-     "https://api.github.com; env CLOUDHANDS_GITHUB_API_URL)"},
-    {"github-url", "URL",
-     "where GitHub serves git over HTTPS (default https://github.com; env "
-     "CLOUDHANDS_GITHUB_URL)"},
-    {"gitlab-url", "URL", "GitLab (default https://gitlab.com; env CLOUDHANDS_GITLAB_URL)"},
-    {"git-url-template", "URL",
-     "turns on the plain git provider: where {owner}/{repo} lives, e.g. "
-     "https://git.example.com/{owner}/{repo}.git or file:///srv/git/{owner}/{repo}.git (env "
-     "CLOUDHANDS_GIT_URL_TEMPLATE)"},
-    {"github-token", "TOKEN",
-     "a GitHub token for accounts that added none (env CLOUDHANDS_GITHUB_TOKEN, preferred: flags "
-     "show in ps)"},
-    {"gitlab-token", "TOKEN", "the same for GitLab (env CLOUDHANDS_GITLAB_TOKEN)"},
-    {"git-token", "TOKEN",
-     "the same for the git provider, as TOKEN or USER:PASSWORD (env CLOUDHANDS_GIT_TOKEN)"},
-    {"git-clone-depth", "N",
-     "history fetched into a workspace: the last N commits (default 1), 0 for all of it"},
-    {"expose-provider-token", NULL,
-     "give the agent's sandbox the account's token as GITHUB_TOKEN / GITLAB_TOKEN (default: the "
-     "token never enters the sandbox; the server pushes)"},
-    {"session-ttl", "SECONDS", "how long a web UI sign-in lasts (default 43200, 12 hours)"},
+    CLI_RUNTIME_OPTIONS{"session-ttl", "SECONDS",
+                        "how long a web UI sign-in lasts (default 43200, 12 hours)"},
     {"webhook-allow-private", NULL,
      "let webhooks target loopback, private, link-local and other non-public addresses "
      "(default: refused when a webhook is created and again at each delivery, so that users "
      "cannot make the server call internal services)"},
-    {"log-format", "FORMAT",
-     "logfmt (default) or json: one line per request and per conversation state change on "
-     "stderr (env CLOUDHANDS_LOG_FORMAT)"},
     {NULL, NULL, NULL},
 };
 
@@ -112,48 +69,20 @@ static int serve_exec(const struct cli_args *a)
     struct error err = {0};
     char key[API_KEY_LEN + 1], password[BOOTSTRAP_PASSWORD_LEN + 1];
     sigset_t stop_signals;
-    int sig, rc = 1;
+    int rc = 1;
 
     if (!cli_config(a, &cfg)) return 2;
     if (!cli_opt_int(a, "max-concurrent", cfg.max_concurrent, 1, 1000000000, &cfg.max_concurrent) ||
         !cli_opt_int(a, "threads", 0, 0, 1024, &cfg.threads) ||
-        !cli_opt_int(a, "runners", cfg.runners, 0, 1024, &cfg.runners) ||
-        !cli_opt_int(a, "max-iterations", cfg.max_iterations, 1, 100000, &cfg.max_iterations) ||
-        !cli_opt_int(a, "no-change-timeout", cfg.no_change_timeout, 1, 3600,
-                     &cfg.no_change_timeout) ||
-        !cli_opt_int(a, "lease-seconds", cfg.lease_seconds, 2, 3600, &cfg.lease_seconds) ||
-        !cli_opt_int(a, "git-clone-depth", cfg.git_clone_depth, 0, 1000000, &cfg.git_clone_depth) ||
-        !cli_opt_int(a, "session-ttl", cfg.session_ttl, 1, 31 * 24 * 3600, &cfg.session_ttl)) {
+        !cli_opt_int(a, "session-ttl", cfg.session_ttl, 1, 31 * 24 * 3600, &cfg.session_ttl) ||
+        !cli_runtime_config(a, &cfg)) {
         config_free(&cfg);
         return 2;
     }
-    cfg.sandbox_network = cli_opt(a, "sandbox-network") != NULL;
     cfg.webhook_allow_private = cli_opt(a, "webhook-allow-private") != NULL;
-    const char *log_format = cli_opt(a, "log-format");
-    if (!log_format) log_format = getenv("CLOUDHANDS_LOG_FORMAT");
-    if (log_format && *log_format && strcmp(log_format, "json") != 0 &&
-        strcmp(log_format, "logfmt") != 0) {
-        cli_error("--log-format must be logfmt or json, not '%s'", log_format);
-        config_free(&cfg);
-        return 2;
-    }
-    log_set_format(log_format && strcmp(log_format, "json") == 0 ? LOG_JSON : LOG_LOGFMT);
-    if (!git_provider_find(&cfg, NULL, &err)) {
-        cli_error("--default-git-provider: %s", err.message);
-        config_free(&cfg);
-        error_clear(&err);
-        return 2;
-    }
-    /* Signals are taken by sigwait() below; block them before any thread starts. */
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    umask(077); /* the database, secret.key and logs are the server's alone */
-
-    if (app_open(&cfg, &app, &err)) {
-        cli_error("%s", err.message);
+    cli_block_stop_signals(&stop_signals);
+    if (app_open(&cfg, &app, &err) || notify_remote_start(app->store)) {
+        cli_error("%s", err.code ? err.message : "cannot listen to the database");
         goto out;
     }
     int created = accounts_bootstrap(app, key, password, &err);
@@ -187,8 +116,7 @@ static int serve_exec(const struct cli_args *a)
                  "with an error; start with --llm-model/--llm-base-url (and "
                  "CLOUDHANDS_LLM_API_KEY) or POST /api/settings",
                  NULL);
-    sigwait(&stop_signals, &sig);
-    log_info("stopping", "signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    cli_wait_for_stop_signal(&stop_signals);
     rc = 0;
 out:
     /* No new requests first; then the runners hand their conversations back to the queue. */

@@ -1,6 +1,8 @@
 /* app: opening the data directory, the secret and the store for a process; see app.h. */
 #include "core/app.h"
 
+#include "core/notify.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,7 @@ fail:
 void app_close(struct app *app)
 {
     if (!app) return;
+    notify_remote_stop();
     store_close(app->store);
     config_free(&app->cfg);
     crypto_wipe(app->secret, sizeof(app->secret));

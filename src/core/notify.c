@@ -1,6 +1,8 @@
 /* notify: subscriber lists and a sequence counter under one mutex; see notify.h. */
 #include "core/notify.h"
 
+#include "store/store.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <time.h>
@@ -49,7 +51,52 @@ void notify_unsubscribe(enum notify_kind kind, notify_fn fn, void *ctx)
     pthread_mutex_unlock(&mu);
 }
 
+static struct store *remote; /* set while signals cross processes */
+static pthread_mutex_t remote_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void deliver_local(enum notify_kind kind, const char *conversation_id);
+
 void notify_publish(enum notify_kind kind, const char *conversation_id)
+{
+    deliver_local(kind, conversation_id);
+    pthread_mutex_lock(&remote_mu);
+    struct store *s = remote;
+    pthread_mutex_unlock(&remote_mu);
+    if (s) s->ops->publish(s, (int)kind, conversation_id, NULL);
+}
+
+/* What another process published: the same wake-ups here, without sending it back. A kind of
+ * -1 (the listener reconnected, signals may be lost) wakes every kind. */
+static void from_remote(void *ctx, int kind, const char *id)
+{
+    (void)ctx;
+    if (kind >= 0 && kind < NOTIFY_KINDS) {
+        deliver_local((enum notify_kind)kind, id);
+        return;
+    }
+    for (int k = 0; k < NOTIFY_KINDS; k++)
+        if (k != NOTIFY_STOP) deliver_local((enum notify_kind)k, NULL);
+}
+
+int notify_remote_start(struct store *s)
+{
+    if (!s->ops->publish || !s->ops->listen) return 0;
+    int rc = s->ops->listen(s, from_remote, NULL, NULL);
+    if (rc) return rc;
+    pthread_mutex_lock(&remote_mu);
+    remote = s;
+    pthread_mutex_unlock(&remote_mu);
+    return 0;
+}
+
+void notify_remote_stop(void)
+{
+    pthread_mutex_lock(&remote_mu);
+    remote = NULL;
+    pthread_mutex_unlock(&remote_mu);
+}
+
+static void deliver_local(enum notify_kind kind, const char *conversation_id)
 {
     struct subscriber copy[MAX_SUBSCRIBERS];
     pthread_once(&cv_once, init_cv);

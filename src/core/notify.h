@@ -4,7 +4,9 @@
  * "events" (a conversation has new events, for live streams); runners and streams
  * subscribe; "webhooks" wakes the webhook delivery workers. Delivery is best effort and
  * immediate; correctness never depends on it: runners and delivery workers also poll the
- * store, and a remote worker (PostgreSQL) learns of a stop when its lease renewal fails.
+ * store, and a remote worker (PostgreSQL) learns of a stop when its lease renewal fails. With
+ * PostgreSQL, signals also cross processes (LISTEN/NOTIFY, notify_remote_start), so a stream
+ * on one API node wakes for the events a worker on another machine writes.
  */
 #ifndef CH_NOTIFY_H
 #define CH_NOTIFY_H
@@ -30,6 +32,12 @@ void notify_publish(enum notify_kind kind, const char *conversation_id);
  * kind's counter differs from `seen` or timeout_ms passes, and returns its current value.
  * Waiters of one kind are not woken by the others (an event must not wake idle runners). */
 uint64_t notify_seq(enum notify_kind kind);
+/* Across processes: with a store that can signal other processes (PostgreSQL), every publish
+ * is also sent there, and what other processes publish is delivered here. Called once by
+ * app_open; notify_remote_stop before the store closes. */
+struct store;
+int notify_remote_start(struct store *s);
+void notify_remote_stop(void);
 uint64_t notify_wait(enum notify_kind kind, uint64_t seen, int timeout_ms);
 
 #endif

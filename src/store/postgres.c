@@ -60,6 +60,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include "util/buf.h"
 #include "util/embedded.h"
@@ -71,6 +73,10 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define MAX_PARAMS     24
+/* Signals between processes (store.h publish/listen): one channel, payload
+ * "<process tag> <kind> <conversation id or ->". */
+#define NOTIFY_CHANNEL     "cloudhands"
+#define LISTEN_BACKOFF_MAX 5000
 /* The advisory lock held while migrating: "cloudhnd" in ASCII. */
 #define MIGRATION_LOCK_KEY "7164784747107823204"
 
@@ -143,6 +149,7 @@ enum stmt_id {
     ST_SESSION_GET,
     ST_SESSION_DELETE,
     ST_STATUS_COUNTS,
+    ST_NOTIFY,
     ST_WEBHOOK_COUNT,
     ST_WEBHOOK_INSERT,
     ST_WEBHOOK_LIST,
@@ -292,6 +299,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = $1",
     [ST_SESSION_DELETE] = "DELETE FROM sessions WHERE id_hash = $1",
     [ST_STATUS_COUNTS] = "SELECT status, count(*) FROM conversations GROUP BY status",
+    [ST_NOTIFY] = "SELECT pg_notify('" NOTIFY_CHANNEL "', $1)",
     [ST_WEBHOOK_COUNT] = "SELECT count(*) FROM webhooks WHERE account_id = $1",
     [ST_WEBHOOK_INSERT] = "INSERT INTO webhooks(" WEBHOOK_COLS ") "
                           "VALUES($1, $2, $3, $4, COALESCE($5::text, ''), $6, $7)",
@@ -349,6 +357,12 @@ struct pg_store {
     uint64_t generation; /* bumped when a connection is found lost */
     int64_t retry_at;    /* monotonic ms: no new connection attempt before this */
     int backoff_ms;
+    char tag[24];       /* this process's tag in signals (its own are not delivered back) */
+    pthread_t listener; /* store.h listen: the thread holding the LISTEN connection */
+    bool listening;
+    atomic_bool stop_listening;
+    void (*deliver)(void *ctx, int kind, const char *id);
+    void *deliver_ctx;
     bool down;   /* the outage was logged; the recovery will be */
     bool opened; /* store_postgres_open succeeded: failures before are its error, not logged */
 };
@@ -1071,6 +1085,10 @@ static int lock_account(struct pg_store *s, struct conn *cn, int64_t account_id,
 static void pg_close(struct store *store)
 {
     struct pg_store *s = store->impl;
+    if (s->listening) {
+        atomic_store(&s->stop_listening, true);
+        pthread_join(s->listener, NULL);
+    }
     if (tls.store_id == s->id) memset(&tls, 0, sizeof(tls));
     while (s->all) {
         struct conn *cn = s->all;
@@ -2126,9 +2144,90 @@ static int pg_webhook_delivery_finish(struct store *store, const char *id, const
     return rc;
 }
 
+/* ---- signals between processes (LISTEN/NOTIFY) ---------------------------------------------- */
+
+static int pg_publish(struct store *store, int kind, const char *id, struct error *err)
+{
+    struct pg_store *s = store->impl;
+    char payload[128];
+    snprintf(payload, sizeof(payload), "%s %d %.64s", s->tag, kind, id && *id ? id : "-");
+    return write_alone(s, NULL, err, ST_NOTIFY, "t", payload);
+}
+
+/* One signal's payload: delivered unless this process sent it. */
+static void deliver_payload(struct pg_store *s, const char *payload)
+{
+    char tag[24], id[72];
+    int kind;
+    if (sscanf(payload, "%23s %d %71s", tag, &kind, id) != 3 || strcmp(tag, s->tag) == 0) return;
+    s->deliver(s->deliver_ctx, kind, strcmp(id, "-") == 0 ? NULL : id);
+}
+
+/* The listener: its own connection (not the pool's), LISTEN, then wait on its socket; on a lost
+ * connection, reconnect with a backoff and tell the process to look again (kind -1). */
+static void *listen_thread(void *arg)
+{
+    struct pg_store *s = arg;
+    static const char *const keys[] = {"connect_timeout", "application_name", "keepalives",
+                                       "keepalives_idle", "dbname",           NULL};
+    const char *values[] = {"5", "cloudhands-listen", "1", "30", s->url, NULL};
+    PGconn *pg = NULL;
+    int backoff = 0;
+    bool first = true;
+    while (!atomic_load(&s->stop_listening)) {
+        if (!pg || PQstatus(pg) != CONNECTION_OK) {
+            if (pg) PQfinish(pg);
+            pg = PQconnectdbParams(keys, values, 1);
+            PGresult *r =
+                pg && PQstatus(pg) == CONNECTION_OK ? PQexec(pg, "LISTEN " NOTIFY_CHANNEL) : NULL;
+            bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+            PQclear(r);
+            if (!ok) {
+                backoff = backoff ? backoff * 2 : BACKOFF_MIN_MS;
+                if (backoff > LISTEN_BACKOFF_MAX) backoff = LISTEN_BACKOFF_MAX;
+                for (int t = 0; t < backoff && !atomic_load(&s->stop_listening); t += 50) {
+                    struct timespec ts = {0, 50 * 1000000L};
+                    nanosleep(&ts, NULL);
+                }
+                continue;
+            }
+            backoff = 0;
+            if (!first) s->deliver(s->deliver_ctx, -1, NULL); /* may have missed some */
+            first = false;
+        }
+        struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};
+        int n = poll(&pfd, 1, 250);
+        if (n < 0) continue;
+        if (n > 0 && !PQconsumeInput(pg)) continue; /* lost: reconnect above */
+        PGnotify *note;
+        while ((note = PQnotifies(pg))) {
+            deliver_payload(s, note->extra);
+            PQfreemem(note);
+        }
+    }
+    if (pg) PQfinish(pg);
+    return NULL;
+}
+
+static int pg_listen(struct store *store, void (*deliver)(void *ctx, int kind, const char *id),
+                     void *ctx, struct error *err)
+{
+    struct pg_store *s = store->impl;
+    if (s->listening) return error_set(err, ERR_INTERNAL, "the store is listening already");
+    s->deliver = deliver;
+    s->deliver_ctx = ctx;
+    atomic_store(&s->stop_listening, false);
+    if (pthread_create(&s->listener, NULL, listen_thread, s) != 0)
+        return error_set(err, ERR_INTERNAL, "cannot start the database listener thread");
+    s->listening = true;
+    return 0;
+}
+
 static const struct store_ops postgres_ops = {
     .name = "postgres",
     .close = pg_close,
+    .publish = pg_publish,
+    .listen = pg_listen,
     .migrate = pg_migrate,
     .account_create = pg_account_create,
     .account_get_by_name = pg_account_get_by_name,
@@ -2186,6 +2285,8 @@ int store_postgres_open(const char *url, struct store **out, struct error *err)
     s->url = xstrdup(url);
     s->shown_url = url_without_password(url);
     s->id = atomic_fetch_add(&last_store_id, 1) + 1;
+    snprintf(s->tag, sizeof(s->tag), "%d-%llu-%llx", (int)getpid(), (unsigned long long)s->id,
+             (unsigned long long)(mono_ms() & 0xffffff));
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -342,6 +342,17 @@ struct store_ops {
      * below are then no-ops). SQLite keeps one deferred read transaction open per scope
      * (sqlite.c); PostgreSQL runs a scope as one REPEATABLE READ transaction, ended before a
      * write like here (postgres.c). */
+    /* Signals between processes sharing the database (PostgreSQL: NOTIFY on one channel,
+     * a listening connection per process). publish sends (kind, id) to every process, this
+     * one included; listen starts the process's listener, which calls deliver(ctx, kind, id)
+     * from its own thread for each signal from another process, and once with kind -1 after a
+     * lost connection came back (signals may have been missed: look again). Both NULL in a
+     * back end for one process (SQLite). The listener stops in close. Best effort, like
+     * core/notify.h: nothing may depend on a signal arriving. */
+    int (*publish)(struct store *s, int kind, const char *id, struct error *err);
+    int (*listen)(struct store *s, void (*deliver)(void *ctx, int kind, const char *id), void *ctx,
+                  struct error *err);
+
     int (*read_begin)(struct store *s, struct error *err);
     void (*read_end)(struct store *s);
 };
