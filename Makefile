@@ -34,7 +34,7 @@ test: test-deps
 	@scripts/test.sh
 
 bench: test-deps build
-	@bench/run.sh && bench/agent.sh && /usr/bin/python3 bench/clone.py
+	@bench/run.sh && bench/agent.sh && /usr/bin/python3 bench/clone.py && /usr/bin/python3 bench/multinode.py
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -6,6 +6,9 @@
 #                             create the database `cloudhands`, print its URL:
 #                             postgres://cloudhands@127.0.0.1:PORT/cloudhands
 #   scripts/pg.sh stop DIR    stop it and delete DIR (only a DIR that `start` made)
+#   scripts/pg.sh pause DIR   stop the server (fast shutdown: clients are disconnected), keep DIR
+#   scripts/pg.sh resume DIR  start a paused server again, on the same port, with the same data
+#                             (for tests of a database outage: tests/api/test_postgres.py)
 # As root (PostgreSQL refuses to run as root) the server runs as the `postgres` user the Debian
 # package creates, and DIR is handed to it: DIR's parents must be searchable by that user (a
 # directory under /tmp is). Settings for speed, not durability: fsync is off. PG_BIN overrides
@@ -13,7 +16,7 @@
 set -eu
 
 usage() {
-    echo "usage: $0 start DIR | stop DIR" >&2
+    echo "usage: $0 start DIR | stop DIR | pause DIR | resume DIR" >&2
     exit 2
 }
 [ $# -eq 2 ] || usage
@@ -25,6 +28,21 @@ if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/pg_ctl" ]; then
     echo "pg.sh: no PostgreSQL server binaries (install Debian's postgresql package)" >&2
     exit 1
 fi
+
+# The server's options: loopback on port $1, its unix socket in $2.
+server_opts() {
+    echo "-c listen_addresses=127.0.0.1 -p $1 -k $2 -c max_connections=300 \
+-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=64MB"
+}
+
+# A DIR that `start` made, as an absolute path (exits otherwise).
+made_dir() {
+    if [ ! -e "$1/.cloudhands-pg" ]; then
+        echo "pg.sh: $1 was not made by pg.sh start; not touching it" >&2
+        exit 1
+    fi
+    (cd "$1" && pwd)
+}
 
 # Runs a command as the user that owns the server.
 as_owner() {
@@ -56,9 +74,7 @@ start)
     while :; do
         port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
         if as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-            -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 \
--c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=64MB" \
-            start >"$dir/pg_ctl.log" 2>&1; then
+            -o "$(server_opts "$port" "$dir")" start >"$dir/pg_ctl.log" 2>&1; then
             break
         fi
         tries=$((tries + 1))
@@ -84,6 +100,21 @@ stop)
             as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
     fi
     rm -rf "$dir"
+    ;;
+pause)
+    dir=$(made_dir "$dir")
+    as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >"$dir/pg_ctl.log" 2>&1 || {
+        cat "$dir/pg_ctl.log" >&2
+        exit 1
+    }
+    ;;
+resume)
+    dir=$(made_dir "$dir")
+    as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+        -o "$(server_opts "$(cat "$dir/port")" "$dir")" start >"$dir/pg_ctl.log" 2>&1 || {
+        cat "$dir/pg_ctl.log" >&2
+        exit 1
+    }
     ;;
 *)
     usage
