@@ -29,6 +29,7 @@ struct agent_run {
     atomic_int cancel;        /* enum run_cancel */
     pthread_mutex_t mu;       /* guards `sandbox` for agent_run_cancel */
     struct sandbox *sandbox;  /* while one is running */
+    int64_t renewed_at;       /* the claim or the last renewal of its lease (runner.c) */
 };
 
 /* Runs to the end; never fails (every ending is written to the conversation). */

@@ -46,6 +46,7 @@ static void run_one(struct runner_pool *pool, int index, struct conversation *co
     r->conv = *conv; /* takes ownership of the strings */
     snprintf(r->runner, sizeof(r->runner), "%s-%d", pool->id, index);
     atomic_init(&r->cancel, RUN_GOING);
+    r->renewed_at = time_now_us();
     pthread_mutex_init(&r->mu, NULL);
 
     pthread_mutex_lock(&pool->mu);
@@ -110,7 +111,19 @@ static void *heartbeat_thread(void *p)
             struct error err = {0};
             int rc = pool->app->store->ops->conversation_renew(pool->app->store, r->conv.id,
                                                                r->runner, lease_until(pool), &err);
-            if (rc == ERR_CONFLICT) agent_run_cancel(r, RUN_STOPPED);
+            int64_t now = time_now_us();
+            if (rc == 0) {
+                r->renewed_at = now;
+            } else if (rc == ERR_CONFLICT) {
+                agent_run_cancel(r, RUN_STOPPED);
+            } else if (now - r->renewed_at >=
+                       (int64_t)pool->app->cfg.lease_seconds * USEC_PER_SEC) {
+                /* The database could not renew the lease in time (an outage): another process
+                 * may claim the conversation now, so this one must stop working on it. */
+                log_info("lease expired unrenewed; giving the conversation up",
+                         "conversation=%s error=\"%s\"", r->conv.id, err.message);
+                agent_run_cancel(r, RUN_SHUTDOWN);
+            }
             error_clear(&err);
         }
         pthread_mutex_unlock(&pool->mu);

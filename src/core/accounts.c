@@ -50,7 +50,10 @@ int accounts_bootstrap(struct app *app, char key_out[API_KEY_LEN + 1],
     if (rc) return rc;
     if (n > 0) return 0;
     rc = accounts_create(app, BOOTSTRAP_ACCOUNT, true, 0, &id, err);
-    if (rc == ERR_CONFLICT) return 0; /* another process bootstrapped at the same moment */
+    if (rc == ERR_CONFLICT) { /* another process bootstrapped at the same moment */
+        error_clear(err);
+        return 0;
+    }
     if (rc) return rc;
     rc = keys_create(app, id, "initial key", 0, &k, key_out, err);
     if (rc) return rc;

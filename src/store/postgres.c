@@ -863,8 +863,13 @@ static int conn_connect(struct pg_store *s, struct conn *cn, struct error *err)
         pthread_mutex_unlock(&s->mu);
         log_down(s, r.data);
         if (err) err->retry_after = 1;
-        error_set(err, ERR_UNAVAILABLE, "cannot connect to the database %s: %s", s->shown_url,
-                  r.data);
+        /* At start, the operator reads why; later the details go to the log (log_down) and a
+         * client's answer names no host, port or user. */
+        if (s->opened)
+            error_set(err, ERR_UNAVAILABLE, "the database is unavailable, try again in a moment");
+        else
+            error_set(err, ERR_UNAVAILABLE, "cannot connect to the database %s: %s", s->shown_url,
+                      r.data);
         buf_release(&r);
         if (cn->pg) PQfinish(cn->pg);
         cn->pg = NULL;
@@ -2178,6 +2183,7 @@ static void *listen_thread(void *arg)
         if (!pg || PQstatus(pg) != CONNECTION_OK) {
             if (pg) PQfinish(pg);
             pg = PQconnectdbParams(keys, values, 1);
+            if (pg) PQsetNoticeProcessor(pg, quiet_notices, NULL);
             PGresult *r =
                 pg && PQstatus(pg) == CONNECTION_OK ? PQexec(pg, "LISTEN " NOTIFY_CHANNEL) : NULL;
             bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
