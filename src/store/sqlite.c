@@ -49,9 +49,10 @@
 #include "util/embedded.h"
 #include "util/timeutil.h"
 
-#define POOL_MAX        32
-#define AFFINE_MAX      24 /* connections owned by threads; POOL_MAX - AFFINE_MAX stay shared */
-#define BUSY_TIMEOUT_MS 5000
+#define POOL_MAX            32
+#define AFFINE_MAX          24 /* connections owned by threads; POOL_MAX - AFFINE_MAX stay shared */
+#define BUSY_TIMEOUT_MS     5000
+#define ACCOUNT_MISSING_MAX 128
 
 /* The columns read_conversation() expects, in order. */
 #define CONV_COLS                                                                                  \
@@ -578,6 +579,21 @@ static int q_rows(struct conn *cn, sqlite3_stmt *q, size_t size, row_reader read
     return rc;
 }
 
+/* Steps a prepared statement expected to give one row: `read` fills elem from it, or, when there
+ * is none, ERR_NOT_FOUND with `missing` as the message; ends the statement. */
+static int q_one(struct conn *cn, sqlite3_stmt *q, row_reader read, void *elem, const char *missing,
+                 struct error *err)
+{
+    bool row;
+    int rc = q_step(cn, q, &row, err);
+    if (!rc && row)
+        read(q, elem);
+    else if (!rc)
+        rc = error_set(err, ERR_NOT_FOUND, "%s", missing);
+    q_done(q);
+    return rc;
+}
+
 static void row_account(sqlite3_stmt *q, void *elem)
 {
     read_account(q, 0, elem);
@@ -1097,19 +1113,13 @@ static int sq_account_get_by_name(struct store *store, const char *name, struct 
     struct sqlite_store *s = store->impl;
     struct conn *cn;
     sqlite3_stmt *q;
-    bool row;
     memset(out, 0, sizeof(*out));
     int rc = conn_get(s, &cn, err);
     if (rc) return rc;
+    char missing[ACCOUNT_MISSING_MAX];
+    snprintf(missing, sizeof(missing), "account %.100s not found", name);
     rc = q_prep(cn, ST_ACCOUNT_BY_NAME, &q, err, "t", name);
-    if (!rc) {
-        rc = q_step(cn, q, &row, err);
-        if (!rc && row)
-            read_account(q, 0, out);
-        else if (!rc)
-            rc = error_set(err, ERR_NOT_FOUND, "account %s not found", name);
-        q_done(q);
-    }
+    if (!rc) rc = q_one(cn, q, row_account, out, missing, err);
     conn_put(s, cn);
     return rc;
 }
@@ -1224,19 +1234,11 @@ static int sq_key_get(struct store *store, int64_t account_id, int64_t id, struc
     struct sqlite_store *s = store->impl;
     struct conn *cn;
     sqlite3_stmt *q;
-    bool row;
     memset(out, 0, sizeof(*out));
     int rc = conn_get(s, &cn, err);
     if (rc) return rc;
     rc = q_prep(cn, ST_KEY_GET, &q, err, "ll", id, account_id);
-    if (!rc) {
-        rc = q_step(cn, q, &row, err);
-        if (!rc && row)
-            read_key(q, 0, out);
-        else if (!rc)
-            rc = error_set(err, ERR_NOT_FOUND, "API key not found");
-        q_done(q);
-    }
+    if (!rc) rc = q_one(cn, q, row_key, out, "API key not found", err);
     conn_put(s, cn);
     return rc;
 }
@@ -1376,19 +1378,11 @@ static int sq_conversation_get(struct store *store, int64_t account_id, const ch
     struct sqlite_store *s = store->impl;
     struct conn *cn;
     sqlite3_stmt *q;
-    bool row;
     memset(out, 0, sizeof(*out));
     int rc = conn_get(s, &cn, err);
     if (rc) return rc;
     rc = q_prep(cn, ST_CONV_GET, &q, err, "tl", id, account_id);
-    if (!rc) {
-        rc = q_step(cn, q, &row, err);
-        if (!rc && row)
-            read_conversation(q, out);
-        else if (!rc)
-            rc = error_set(err, ERR_NOT_FOUND, "conversation not found");
-        q_done(q);
-    }
+    if (!rc) rc = q_one(cn, q, row_conversation, out, "conversation not found", err);
     conn_put(s, cn);
     return rc;
 }
@@ -2046,19 +2040,11 @@ static int sq_webhook_get(struct store *store, int64_t account_id, const char *i
     struct sqlite_store *s = store->impl;
     struct conn *cn;
     sqlite3_stmt *q;
-    bool row;
     memset(out, 0, sizeof(*out));
     int rc = conn_get(s, &cn, err);
     if (rc) return rc;
     rc = q_prep(cn, ST_WEBHOOK_GET, &q, err, "tl", id, account_id);
-    if (!rc) {
-        rc = q_step(cn, q, &row, err);
-        if (!rc && row)
-            read_webhook(q, out);
-        else if (!rc)
-            rc = error_set(err, ERR_NOT_FOUND, "webhook not found");
-        q_done(q);
-    }
+    if (!rc) rc = q_one(cn, q, row_webhook, out, "webhook not found", err);
     conn_put(s, cn);
     return rc;
 }
