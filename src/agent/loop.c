@@ -195,6 +195,7 @@ static void settle_run(struct run_state *st, const char *agent_state)
                                                  "url", out.pr.url));
         char *prs_text = json_dumps(prs, JSON_COMPACT);
         struct conversation_update upd = {.branch = out.changed ? st->repo.work_branch : NULL,
+                                          .base_commit = out.changed ? st->repo.base_commit : NULL,
                                           .pull_requests = prs_text};
         json_t *extras =
             json_pack("{s:s, s:b, s:b, s:o}", "branch", st->repo.work_branch, "changed",
@@ -586,6 +587,22 @@ static int open_repository(struct run_state *st, struct error *err)
         }
         json_array_append_new(st->messages,
                               json_pack("{s:s, s:o}", "role", "user", "content", text));
+    }
+    if (st->repo.restored) {
+        /* The model's earlier observations describe a workspace that is gone: say what it has. */
+        struct buf text = BUF_INIT;
+        buf_addf(&text,
+                 "The workspace was rebuilt on another machine: %s was cloned again and the work "
+                 "branch \"%s\" checked out as it was last pushed. Files that were never "
+                 "committed and pushed, and anything outside the repository, are gone.",
+                 st->repo.inside_dir, st->repo.work_branch);
+        json_t *extras = json_pack("{s:s, s:b}", "branch", st->repo.work_branch, "restored", 1);
+        json_t *ev = event_observation("git", -1, text.data, text.data, extras, NULL);
+        json_object_set_new(ev, "source", json_string("environment"));
+        json_array_append_new(st->messages,
+                              json_pack("{s:s, s:s}", "role", "user", "content", text.data));
+        buf_release(&text);
+        if (append(st, ev, NULL) < 0) return -1;
     }
     log_info("repository ready", "conversation=%s repository=%s branch=%s cloned=%s", r->conv.id,
              st->repo.info.full_name, st->repo.work_branch, st->repo.cloned ? "yes" : "no");

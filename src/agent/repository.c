@@ -203,10 +203,66 @@ static char *read_instructions(const char *dir)
     return NULL;
 }
 
-static int clone_repository(struct app *app, struct repo_work *rw, const char *selected_branch,
+/* Whether `rev` names a commit the clone has. */
+static bool have_commit(const struct repo_work *rw, const char *rev, const atomic_int *cancel)
+{
+    struct buf spec = BUF_INIT;
+    buf_addf(&spec, "%s^{commit}", rev);
+    const char *args[] = {"cat-file", "-e", spec.data, NULL};
+    struct git_result res = {0};
+    struct error err = {0};
+    bool have = git_run(rw->host_dir, args, NULL, 0, cancel, &res, &err) == 0 && res.exit_code == 0;
+    git_result_release(&res);
+    error_clear(&err);
+    buf_release(&spec);
+    return have;
+}
+
+/* Rebuilding on another node: the work branch as it was pushed (into refs/heads; *fetched
+ * false when the provider has no such branch any more) and the commit it started from (kept
+ * only if the clone has it or can fetch it). */
+static int fetch_pushed_work(struct repo_work *rw, const char *base_commit, bool *fetched,
+                             const atomic_int *cancel, struct error *err)
+{
+    struct git_auth auth = {.user = rw->provider->token_user, .token = rw->token};
+    struct git_result res = {0};
+    struct buf refspec = BUF_INIT;
+    buf_addf(&refspec, "+refs/heads/%s:refs/heads/%s", rw->work_branch, rw->work_branch);
+    const char *fetch[] = {"fetch", "--quiet", "--no-tags", "origin", refspec.data, NULL};
+    int rc = git_run(rw->host_dir, fetch, &auth, 0, cancel, &res, err);
+    *fetched = rc == 0 && res.exit_code == 0;
+    if (rc == 0 && !*fetched && !strstr(res.err.data, "couldn't find remote ref")) {
+        struct buf why = BUF_INIT;
+        git_error_summary(&res, &why);
+        rc = error_set(err, ERR_UNAVAILABLE, "Fetching the work branch %s of %s failed: %s",
+                       rw->work_branch, rw->info.full_name, why.data);
+        buf_release(&why);
+    }
+    git_result_release(&res);
+    buf_release(&refspec);
+    if (rc || !base_commit || !*base_commit) return rc;
+    if (!have_commit(rw, base_commit, cancel)) {
+        const char *by_id[] = {"fetch",  "--quiet",   "--no-tags", "--depth=1",
+                               "origin", base_commit, NULL};
+        if (git_run(rw->host_dir, by_id, &auth, 0, cancel, &res, err) != 0) error_clear(err);
+        git_result_release(&res);
+    }
+    if (have_commit(rw, base_commit, cancel)) {
+        free(rw->base_commit);
+        rw->base_commit = xstrdup(base_commit);
+    }
+    return 0;
+}
+
+/* A first run clones and starts a new work branch. A conversation whose workspace was lost (it
+ * ran on another node, which died) but whose work branch was pushed (conv->branch) continues
+ * that branch instead, so its pull request goes on. */
+static int clone_repository(struct app *app, struct repo_work *rw, const struct conversation *conv,
                             const char *git_user_name, const char *git_user_email,
                             const atomic_int *cancel, struct error *err)
 {
+    const char *selected_branch = conv->selected_branch;
+    bool restore = conv->branch && *conv->branch, fetched = false;
     struct git_auth auth = {.user = rw->provider->token_user, .token = rw->token};
     struct git_result res = {0};
     char depth[32];
@@ -255,8 +311,17 @@ static int clone_repository(struct app *app, struct repo_work *rw, const char *s
     }
 
     struct buf branch = BUF_INIT, name = BUF_INIT, email = BUF_INIT;
-    random_branch(&branch);
-    rw->work_branch = buf_detach(&branch, NULL);
+    if (restore) {
+        rw->work_branch = xstrdup(conv->branch);
+        rc = fetch_pushed_work(rw, conv->base_commit, &fetched, cancel, err);
+        if (rc) {
+            fs_remove_tree(rw->host_dir);
+            return rc;
+        }
+    } else {
+        random_branch(&branch);
+        rw->work_branch = buf_detach(&branch, NULL);
+    }
     buf_addf(&name, "user.name=%s", git_user_name);
     buf_addf(&email, "user.email=%s", git_user_email);
     /* `checkout -b` would re-hash every file of a fresh clone (all racily clean in the index,
@@ -265,14 +330,18 @@ static int clone_repository(struct app *app, struct repo_work *rw, const char *s
     buf_addf(&head_ref, "refs/heads/%s", rw->work_branch);
     const char *branch_args[] = {"branch", rw->work_branch, NULL};
     const char *checkout[] = {"symbolic-ref", "HEAD", head_ref.data, NULL};
+    const char *checkout_pushed[] = {"checkout", "--quiet", rw->work_branch, NULL};
     const char *set_name[] = {"config", "user.name", git_user_name, NULL};
     const char *set_email[] = {"config", "user.email", git_user_email, NULL};
     const char *init[] = {"init", "-q", "--bare", rw->mirror, NULL};
-    if (*rw->base_commit) /* an empty repository has no commit to branch from */
+    if (fetched)
+        rc = git_ok(rw->host_dir, checkout_pushed, NULL, cancel,
+                    "cannot switch to the pushed work branch", &res, err);
+    else if (*rw->base_commit) /* an empty repository has no commit to branch from */
         rc = git_ok(rw->host_dir, branch_args, NULL, cancel, "cannot create the work branch", &res,
                     err);
     git_result_release(&res);
-    if (!rc)
+    if (!rc && !fetched)
         rc = git_ok(rw->host_dir, checkout, NULL, cancel, "cannot switch to the work branch", &res,
                     err);
     git_result_release(&res);
@@ -292,8 +361,12 @@ static int clone_repository(struct app *app, struct repo_work *rw, const char *s
         fs_remove_tree(rw->mirror);
         return rc;
     }
-    rw->instructions = read_instructions(rw->host_dir);
-    rw->cloned = true;
+    if (restore) {
+        rw->restored = true; /* the model has the workspace context from the first run */
+    } else {
+        rw->instructions = read_instructions(rw->host_dir);
+        rw->cloned = true;
+    }
     return 0;
 }
 
@@ -333,8 +406,7 @@ int repo_open(struct app *app, const struct conversation *conv, const char *git_
     free(rw->base_commit);
     rw->work_branch = rw->base_branch = rw->base_commit = NULL;
     if (lstat(rw->host_dir, &st) == 0) fs_remove_tree(rw->host_dir); /* an interrupted clone */
-    return clone_repository(app, rw, conv->selected_branch, git_user_name, git_user_email, cancel,
-                            err);
+    return clone_repository(app, rw, conv, git_user_name, git_user_email, cancel, err);
 }
 
 bool repo_has_setup_script(const struct repo_work *rw)

@@ -6,7 +6,9 @@
  * creates the work branch openhands-workspace-<8 letters or digits>, sets the commit identity,
  * and creates the conversation's *mirror*: a bare repository beside the workspace
  * (DATA/workspaces/<id>.git) that the sandbox never sees and that records the branch and the
- * commit it started from. Later runs reopen that state.
+ * commit it started from. Later runs reopen that state. A run on another node (the first one
+ * died, docs/DEPLOYMENT.md) finds no state: it clones again and, when the work branch was pushed,
+ * continues it (conversation.branch and base_commit), so the pull request goes on.
  *
  * After the agent stops, repo_publish commits what it left uncommitted (inside the sandbox: the
  * workspace repository is untrusted now), fetches the branch into the mirror over file:// (git's
@@ -46,6 +48,7 @@ struct repo_work {
     char *base_commit;  /* the commit it started from ("" for an empty repository) */
     char *instructions; /* repo.md or AGENTS.md as cloned (first run only), or NULL */
     bool cloned;        /* this call made the clone (the conversation's first run) */
+    bool restored;      /* this call rebuilt a lost workspace from the pushed work branch */
 };
 
 /* Makes (first run) or reopens the conversation's repository. Errors are for the conversation:

@@ -1,14 +1,17 @@
 /* runner: claiming, running and heartbeating conversations; see runner.h. */
 #include "agent/runner.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent/loop.h"
+#include "core/conversations.h"
 #include "core/notify.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -27,16 +30,104 @@ struct runner_pool {
     pthread_mutex_t mu;      /* guards runs[] */
     struct agent_run **runs; /* runs[i]: what thread i runs now, or NULL */
     char id[48];             /* this process's runner id prefix */
+    /* Conversations stopped or deleted (maybe on another node) whose workspace here may be
+     * left to remove, guarded by mu; sweep: look at every workspace (at start, or after more
+     * stops than fit). */
+    char (*stopped)[33];
+    size_t n_stopped;
+    bool sweep;
 };
+
+#define STOPPED_MAX       256
+#define SWEEP_EVERY_BEATS 30 /* heartbeats (a third of a lease each): 5 minutes by default */
 
 struct thread_arg {
     struct runner_pool *pool;
     int index;
 };
 
+static int64_t lease_us(const struct runner_pool *pool)
+{
+    return (int64_t)pool->app->cfg.lease_seconds * USEC_PER_SEC;
+}
+
 static int64_t lease_until(const struct runner_pool *pool)
 {
-    return time_now_us() + (int64_t)pool->app->cfg.lease_seconds * USEC_PER_SEC;
+    return time_now_us() + lease_us(pool);
+}
+
+/* Removes this node's copy of conversation `id` when the conversation is gone, or has moved to
+ * another node (this one was busy or down when it was to run again). */
+static void remove_if_gone(struct runner_pool *pool, const char *id)
+{
+    struct app *app = pool->app;
+    struct buf ws = BUF_INIT;
+    struct conversation c;
+    struct error err = {0};
+    struct stat st;
+    conversation_workspace(app, id, &ws);
+    size_t len = ws.len;
+    bool here = stat(ws.data, &st) == 0;
+    buf_adds(&ws, ".git");
+    here = here || stat(ws.data, &st) == 0;
+    ws.len = len;
+    buf_adds(&ws, ".log");
+    here = here || stat(ws.data, &st) == 0;
+    buf_release(&ws);
+    if (!here) return;
+    int rc = app->store->ops->conversation_get(app->store, 0, id, &c, &err);
+    if (rc == 0 && c.node && strcmp(c.node, app->node_id) != 0) {
+        log_info("removing the workspace of a conversation that moved", "conversation=%s node=%s",
+                 id, c.node);
+        conversation_workspace_remove(app, id);
+    } else if (rc == ERR_NOT_FOUND) {
+        log_info("removing the workspace of a deleted conversation", "conversation=%s", id);
+        conversation_workspace_remove(app, id);
+    }
+    if (rc == 0) conversation_free(&c);
+    error_clear(&err);
+}
+
+/* The workspaces of conversations that are gone: those named by stop signals since the last
+ * call, or all of them in a sweep. */
+static void remove_deleted_workspaces(struct runner_pool *pool)
+{
+    pthread_mutex_lock(&pool->mu);
+    char(*ids)[33] = pool->stopped;
+    size_t n = pool->n_stopped;
+    bool sweep = pool->sweep;
+    pool->stopped = NULL;
+    pool->n_stopped = 0;
+    pool->sweep = false;
+    pthread_mutex_unlock(&pool->mu);
+    for (size_t i = 0; i < n; i++) remove_if_gone(pool, ids[i]);
+    free(ids);
+    if (!sweep) return;
+    struct buf dir = BUF_INIT;
+    buf_addf(&dir, "%s/workspaces", pool->app->cfg.data_dir);
+    DIR *d = opendir(dir.data);
+    buf_release(&dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char id[33];
+        if (strlen(e->d_name) < 32) continue;
+        memcpy(id, e->d_name, 32);
+        id[32] = '\0';
+        if (conversation_id_valid(id) &&
+            (!e->d_name[32] || !strcmp(e->d_name + 32, ".git") || !strcmp(e->d_name + 32, ".log")))
+            remove_if_gone(pool, id);
+    }
+    if (d) closedir(d);
+}
+
+/* Tells the other nodes that this one is alive and where its workspaces are served. */
+static void node_seen(struct runner_pool *pool)
+{
+    struct app *app = pool->app;
+    struct error err = {0};
+    if (app->store->ops->node_seen(app->store, app->node_id, app->cfg.node_url, lease_until(pool),
+                                   &err))
+        log_error("cannot record this node as alive", "error=\"%s\"", err.message);
+    error_clear(&err);
 }
 
 static void run_one(struct runner_pool *pool, int index, struct conversation *conv)
@@ -81,9 +172,14 @@ static void *runner_thread(void *p)
         uint64_t seen = notify_seq(NOTIFY_WORK);
         struct conversation conv;
         struct error err = {0};
-        int rc = pool->app->store->ops->conversation_claim(pool->app->store, runner, time_now_us(),
-                                                           lease_until(pool), &conv, &err);
+        int64_t now = time_now_us();
+        int rc = pool->app->store->ops->conversation_claim(
+            pool->app->store, runner, pool->app->node_id, now, now + lease_us(pool),
+            now - lease_us(pool), &conv, &err);
         if (rc == 0) {
+            /* It ran on another node since it last ran here: a copy here is out of date. */
+            if (conv.node && strcmp(conv.node, pool->app->node_id) != 0)
+                conversation_workspace_remove(pool->app, conv.id);
             run_one(pool, index, &conv);
         } else {
             if (rc != ERR_NOT_FOUND)
@@ -102,8 +198,15 @@ static void *heartbeat_thread(void *p)
 {
     struct runner_pool *pool = p;
     int period_ms = pool->app->cfg.lease_seconds * 1000 / 3;
-    while (!atomic_load(&pool->stopping)) {
+    for (unsigned beat = 1; !atomic_load(&pool->stopping); beat++) {
         uint64_t seen = notify_seq(NOTIFY_WORK);
+        node_seen(pool);
+        if (beat % SWEEP_EVERY_BEATS == 0) {
+            pthread_mutex_lock(&pool->mu);
+            pool->sweep = true;
+            pthread_mutex_unlock(&pool->mu);
+        }
+        remove_deleted_workspaces(pool);
         pthread_mutex_lock(&pool->mu);
         for (int i = 0; i < pool->n; i++) {
             struct agent_run *r = pool->runs[i];
@@ -135,12 +238,19 @@ static void *heartbeat_thread(void *p)
     return NULL;
 }
 
-/* NOTIFY_STOP: the conversation was stopped or deleted; kill its sandbox now. */
+/* NOTIFY_STOP: the conversation was stopped or deleted; kill its sandbox now, and let the
+ * heartbeat thread see whether its workspace here is to go. */
 static void on_stop(void *ctx, enum notify_kind kind, const char *conversation_id)
 {
     struct runner_pool *pool = ctx;
     if (!conversation_id) return;
     pthread_mutex_lock(&pool->mu);
+    if (pool->n_stopped == STOPPED_MAX) {
+        pool->sweep = true;
+    } else if (conversation_id_valid(conversation_id)) {
+        if (!pool->stopped) pool->stopped = xmalloc(STOPPED_MAX * sizeof(*pool->stopped));
+        memcpy(pool->stopped[pool->n_stopped++], conversation_id, 33);
+    }
     for (int i = 0; i < pool->n; i++) {
         struct agent_run *r = pool->runs[i];
         if (r && strcmp(r->conv.id, conversation_id) == 0) agent_run_cancel(r, RUN_STOPPED);
@@ -162,9 +272,11 @@ int runner_pool_start(struct app *app, struct runner_pool **out, struct error *e
     snprintf(pool->id, sizeof(pool->id), "%.20s-%d-%s", host, (int)getpid(), hex);
     pthread_mutex_init(&pool->mu, NULL);
     atomic_init(&pool->stopping, false);
+    pool->sweep = true; /* deleted while this node was down */
     *out = pool;
     if (pool->n == 0) return 0;
 
+    node_seen(pool);
     pool->runs = xcalloc((size_t)pool->n, sizeof(*pool->runs));
     pool->threads = xcalloc((size_t)pool->n, sizeof(*pool->threads));
     notify_subscribe(NOTIFY_STOP, on_stop, pool);
@@ -201,5 +313,6 @@ void runner_pool_stop(struct runner_pool *pool)
     pthread_mutex_destroy(&pool->mu);
     free(pool->runs);
     free(pool->threads);
+    free(pool->stopped);
     free(pool);
 }

@@ -96,7 +96,11 @@ struct cli_args {
          "token never enters the sandbox; the server pushes)"},                                    \
         {"log-format", "FORMAT",                                                                   \
          "logfmt (default) or json: one line per request and per conversation state change on "    \
-         "stderr (env CLOUDHANDS_LOG_FORMAT)"},
+         "stderr (env CLOUDHANDS_LOG_FORMAT)"},                                                    \
+        {"node-url", "URL",                                                                        \
+         "where the other nodes reach the workspaces of conversations run here (list-files, "      \
+         "git/changes, zip-directory ...); default http://<this host>:<listen port> (env "         \
+         "CLOUDHANDS_NODE_URL)"},
 
 /* Parses CLI_RUNTIME_OPTIONS into cfg (after cli_config); sets the log format. Returns false,
  * after printing why, when one is unusable. */

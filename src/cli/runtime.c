@@ -19,6 +19,16 @@ bool cli_runtime_config(const struct cli_args *a, struct config *cfg)
         !cli_opt_int(a, "git-clone-depth", cfg->git_clone_depth, 0, 1000000, &cfg->git_clone_depth))
         return false;
     cfg->sandbox_network = cli_opt(a, "sandbox-network") != NULL;
+    const char *node_url = cli_opt(a, "node-url");
+    if (!node_url) node_url = getenv("CLOUDHANDS_NODE_URL");
+    if (node_url && *node_url) {
+        if (strncmp(node_url, "http://", 7) != 0 && strncmp(node_url, "https://", 8) != 0) {
+            cli_error("--node-url must start with http:// or https://, not '%s'", node_url);
+            return false;
+        }
+        free(cfg->node_url);
+        cfg->node_url = xstrdup(node_url);
+    }
     const char *log_format = cli_opt(a, "log-format");
     if (!log_format) log_format = getenv("CLOUDHANDS_LOG_FORMAT");
     if (log_format && *log_format && strcmp(log_format, "json") != 0 &&

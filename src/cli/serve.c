@@ -90,10 +90,11 @@ static int serve_exec(const struct cli_args *a)
         cli_error("cannot create the first account: %s", err.message);
         goto out;
     }
-    if (http_server_start(app, app->cfg.listen, app->cfg.threads, &srv, &err)) {
+    if (http_server_start(app, app->cfg.listen, app->cfg.threads, false, &srv, &err)) {
         cli_error("%s", err.message);
         goto out;
     }
+    if (!app->cfg.node_url) app->cfg.node_url = http_server_url(srv, app->cfg.listen);
     if (webhook_workers_start(app, &webhooks, &err)) {
         cli_error("%s", err.message);
         goto out;

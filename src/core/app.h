@@ -61,16 +61,28 @@ struct config {
     int session_ttl; /* seconds a web UI session lasts */
 
     bool webhook_allow_private; /* webhooks may target loopback and private addresses */
+
+    /* Several nodes (docs/DEPLOYMENT.md): where other nodes reach this one's workspaces
+     * ("http://host:port"); NULL: derived from the listen address, or none (a worker without
+     * --listen). */
+    char *node_url;
 };
+
+#define NODE_ID_LEN 32 /* hex characters */
 
 struct app {
     struct config cfg;
     struct store *store;
     uint8_t secret[SERVER_SECRET_LEN];
+    /* This data directory's name among the nodes sharing the database (DATA/node.id, made on
+     * the first start): the home of the workspaces under DATA/workspaces. */
+    char node_id[NODE_ID_LEN + 1];
 };
 
-/* Creates the data directory (0700) if needed, loads or creates the server secret, opens the
- * store and applies migrations. `cfg` is moved into the app (the caller must not free it). */
+/* Creates the data directory (0700) if needed, loads or creates the server secret and the node
+ * id, opens the store, applies migrations and checks that the database was set up with the same
+ * secret.key (ERR_CONFLICT, saying what to do, when not). `cfg` is moved into the app (the caller
+ * must not free it). */
 int app_open(struct config *cfg, struct app **out, struct error *err);
 void app_close(struct app *app);
 void config_free(struct config *cfg);

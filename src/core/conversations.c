@@ -221,6 +221,20 @@ void conversation_workspace(const struct app *app, const char *id, struct buf *o
     buf_addf(out, "%s/workspaces/%s", app->cfg.data_dir, id);
 }
 
+void conversation_workspace_remove(const struct app *app, const char *id)
+{
+    struct buf path = BUF_INIT;
+    conversation_workspace(app, id, &path);
+    fs_remove_tree(path.data);
+    size_t len = path.len;
+    buf_adds(&path, ".git"); /* its mirror (agent/repository.c) */
+    fs_remove_tree(path.data);
+    path.len = len;
+    buf_adds(&path, ".log");
+    unlink(path.data);
+    buf_release(&path);
+}
+
 static char *create_response(const char *id)
 {
     json_t *v = json_pack("{s:s, s:s, s:s, s:s}", "status", "ok", "conversation_id", id,
@@ -407,15 +421,7 @@ int conversations_delete(struct app *app, const struct auth *who, const char *id
      * files it works on. */
     notify_publish(NOTIFY_STOP, id);
     notify_publish(NOTIFY_EVENTS, id);
-    struct buf path = BUF_INIT;
-    conversation_workspace(app, id, &path);
-    fs_remove_tree(path.data);
-    size_t len = path.len;
-    buf_adds(&path, ".git"); /* its mirror (agent/repository.c) */
-    fs_remove_tree(path.data);
-    path.len = len;
-    buf_adds(&path, ".log");
-    unlink(path.data);
-    buf_release(&path);
+    /* Here; a node holding the workspace elsewhere removes its copy on the stop signal. */
+    conversation_workspace_remove(app, id);
     return 0;
 }

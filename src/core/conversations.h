@@ -55,6 +55,8 @@ char *conversation_first_event(const char *msg, json_t *image_urls, int64_t now)
 
 /* The host directory of a conversation's workspace (mounted at /workspace in its sandbox). */
 void conversation_workspace(const struct app *app, const char *id, struct buf *out);
+/* Removes what this node holds of a conversation: its workspace, mirror and sandbox log. */
+void conversation_workspace_remove(const struct app *app, const char *id);
 
 /* Creates a conversation for the caller (STARTING, queued for a runner). On success *response
  * is the JSON answer (malloc'd) — for an Idempotency-Key seen in the last 24 h it is the first

@@ -186,8 +186,12 @@ json_t *events_to_messages(char **events, size_t n)
                     json_pack("{s:s, s:s, s:s, s:O}", "role", "tool", "tool_call_id", call_id,
                               "name", json_string_value(json_object_get(meta, "function_name")),
                               "content", content));
-            } else if (!call_id && (strcmp(obs, "error") == 0 || strcmp(obs, "recall") == 0)) {
-                /* an error the model must see, or the workspace context (agent/repository.c) */
+            } else if (!call_id && (strcmp(obs, "error") == 0 || strcmp(obs, "recall") == 0 ||
+                                    (strcmp(obs, "git") == 0 &&
+                                     json_is_true(json_object_get(json_object_get(ev, "extras"),
+                                                                  "restored"))))) {
+                /* an error the model must see, the workspace context, or the note that the
+                 * workspace was rebuilt elsewhere (agent/repository.c) */
                 settle(messages, open_calls, pending);
                 json_array_append_new(messages,
                                       json_pack("{s:s, s:O}", "role", "user", "content", content));

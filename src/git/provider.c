@@ -84,16 +84,6 @@ char *url_join(const char *base, const char *path)
     return buf_detach(&b, NULL);
 }
 
-void url_encode(const char *s, struct buf *out)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (isalnum(*p) || strchr("-._~", *p))
-            buf_addch(out, (char)*p);
-        else
-            buf_addf(out, "%%%02X", *p);
-    }
-}
-
 int provider_rest(const struct provider_call *pc, const char *method, const char *url,
                   const char *const *headers, json_t *body, struct rest_answer *out,
                   struct error *err)

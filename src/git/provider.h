@@ -27,6 +27,7 @@
 #include "core/app.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/http_client.h" /* url_encode */
 
 /* What a lookup learns about a repository. Strings malloc'd; free with repo_info_free. */
 struct repo_info {
@@ -116,7 +117,5 @@ int rest_common_failure(const struct git_provider *p, const struct provider_call
 char *url_host(const char *url);
 /* Joins a base URL and a path with exactly one '/' between them (malloc'd). */
 char *url_join(const char *base, const char *path);
-/* Percent-encodes everything but unreserved characters (GitLab's project path ids). */
-void url_encode(const char *s, struct buf *out);
 
 #endif

@@ -39,7 +39,14 @@ struct route {
     const char *pattern;
     http_handler handler;
     enum route_auth auth;
+    unsigned flags; /* ROUTE_* below */
 };
+
+/* The route reads the workspace of conversation params[0]: when another node holds it, the
+ * request is answered there (api/forward.c). */
+#define ROUTE_WORKSPACE 1u
+/* Also served by `cloudhands worker --listen`, which serves nothing else. */
+#define ROUTE_ON_WORKERS 2u
 
 struct http_request {
     struct app *app;
@@ -90,6 +97,8 @@ struct http_response {
 
 /* Request accessors (values borrowed from the connection; valid during the request). */
 const char *http_query(struct http_request *req, const char *name);
+/* The query as it would be sent on: "?a=1&b=x%20y", or "" when there is none. */
+void http_query_string(struct http_request *req, struct buf *out);
 const char *http_header(struct http_request *req, const char *name);
 const char *http_cookie(struct http_request *req, const char *name);
 /* Parses the body as a JSON object (see json_parse_object). */
@@ -100,6 +109,12 @@ void response_json(struct http_response *res, unsigned status, json_t *v);
 /* The one place errors become HTTP: status and body for `e`. */
 void response_error(struct http_response *res, const struct error *e);
 unsigned http_status_for(enum err_code code);
+
+/* For a ROUTE_WORKSPACE route (api/forward.c): when another node holds the conversation's
+ * workspace, answers the request from there and returns 0 (res filled) or an ERR_* code;
+ * returns FORWARD_NOT_NEEDED when the request is to be served here. */
+#define FORWARD_NOT_NEEDED (-1)
+int workspace_forward(struct http_request *req, struct http_response *res, struct error *err);
 
 /* The route table (api/routes.c), ending with a {NULL} row. */
 extern const struct route api_routes[];

@@ -25,6 +25,7 @@
 #include "util/crypto.h"
 #include "util/metrics.h"
 #include "util/timeutil.h"
+#include "util/http_client.h"
 #include "util/json.h"
 #include "util/log.h"
 
@@ -32,6 +33,7 @@ struct http_server {
     struct MHD_Daemon *daemon;
     struct app *app;
     int port;
+    bool workers_only; /* ROUTE_ON_WORKERS routes only */
 };
 
 const char *http_query(struct http_request *req, const char *name)
@@ -129,6 +131,28 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct http_re
     return ok;
 }
 
+static enum MHD_Result add_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    struct buf *out = cls;
+    buf_addch(out, out->len ? '&' : '?');
+    url_encode(key, out);
+    if (value) {
+        buf_addch(out, '=');
+        url_encode(value, out);
+    }
+    return MHD_YES;
+}
+
+void http_query_string(struct http_request *req, struct buf *out)
+{
+    struct buf q = BUF_INIT;
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, add_query_arg, &q);
+    if (q.len) buf_add(out, q.data, q.len);
+    buf_release(&q);
+}
+
 /* Iterator over query arguments: records in *cls (a struct error) the first name or value
  * with an embedded NUL, which would otherwise silently cut the value short. */
 static enum MHD_Result query_has_nul(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -166,13 +190,18 @@ static int run_route(struct http_request *req, struct http_response *res, struct
         int rc = authenticate(req, err);
         if (rc) return rc;
     }
+    if (req->route->flags & ROUTE_WORKSPACE) {
+        int rc = workspace_forward(req, res, err);
+        if (rc != FORWARD_NOT_NEEDED) return rc;
+    }
     return req->route->handler(req, res, err);
 }
 
 /* Routes, authenticates and runs the handler; always leaves a response in `res`. A GET or
  * HEAD runs in a read scope (store.h): the key check and the handler's reads share one
  * snapshot, and the SQLite store one read transaction instead of one per read. */
-static void dispatch(struct http_request *req, struct http_response *res)
+static void dispatch(const struct http_server *srv, struct http_request *req,
+                     struct http_response *res)
 {
     struct store *store = req->app->store;
     struct error err = {0};
@@ -186,6 +215,10 @@ static void dispatch(struct http_request *req, struct http_response *res)
     MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, query_has_nul, &err);
     if ((rc = err.code)) goto out;
     req->route = router_match(api_routes, req, &path_matched, &req->allow);
+    if (req->route && srv->workers_only && !(req->route->flags & ROUTE_ON_WORKERS)) {
+        req->route = NULL; /* a worker serves its workspaces, and nothing else */
+        path_matched = false;
+    }
     if (!req->route) {
         rc = path_matched ? error_set(&err, ERR_METHOD, "Method Not Allowed")
                           : error_set(&err, ERR_NOT_FOUND, "Not Found");
@@ -194,7 +227,9 @@ static void dispatch(struct http_request *req, struct http_response *res)
     }
     read_only = strcmp(req->method, MHD_HTTP_METHOD_GET) == 0 ||
                 strcmp(req->method, MHD_HTTP_METHOD_HEAD) == 0;
-    if (!read_only) {
+    /* A workspace request may be relayed to another node (api/forward.c): no transaction stays
+     * open meanwhile. */
+    if (!read_only || (req->route->flags & ROUTE_WORKSPACE)) {
         rc = run_route(req, res, &err);
     } else if (!(rc = store_read_begin(store, &err))) {
         rc = run_route(req, res, &err);
@@ -290,7 +325,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
 
     struct http_response res = {.status = MHD_HTTP_OK, .body = BUF_INIT};
-    dispatch(req, &res);
+    dispatch(srv, req, &res);
     res.request_id = req->request_id;
     enum MHD_Result ok = send_response(conn, &res);
     account_request(req, res.status);
@@ -325,8 +360,8 @@ bool listen_parse(const char *listen, char **host, int *port)
     return true;
 }
 
-int http_server_start(struct app *app, const char *listen, int threads, struct http_server **out,
-                      struct error *err)
+int http_server_start(struct app *app, const char *listen, int threads, bool workers_only,
+                      struct http_server **out, struct error *err)
 {
     char *host;
     int port;
@@ -360,6 +395,7 @@ int http_server_start(struct app *app, const char *listen, int threads, struct h
 
     struct http_server *srv = xcalloc(1, sizeof(*srv));
     srv->app = app;
+    srv->workers_only = workers_only;
     srv->daemon =
         MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
                          &ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
@@ -377,6 +413,22 @@ int http_server_start(struct app *app, const char *listen, int threads, struct h
     srv->port = info ? info->port : port;
     *out = srv;
     return 0;
+}
+
+char *http_server_url(const struct http_server *srv, const char *listen)
+{
+    char *host = NULL, name[256] = "";
+    int port;
+    struct buf url = BUF_INIT;
+    if (!listen_parse(listen, &host, &port)) host = xstrdup("127.0.0.1");
+    if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0) {
+        free(host);
+        host = xstrdup(gethostname(name, sizeof(name) - 1) == 0 && *name ? name : "localhost");
+    }
+    bool v6 = strchr(host, ':') != NULL;
+    buf_addf(&url, "http://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", srv->port);
+    free(host);
+    return buf_detach(&url, NULL);
 }
 
 void http_server_stop(struct http_server *srv)

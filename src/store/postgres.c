@@ -84,7 +84,7 @@
 #define CONV_COLS                                                                                  \
     "id, account_id, seq, title, status, agent_state, \"trigger\", selected_repository, "          \
     "selected_branch, git_provider, conversation_instructions, runtime_status, branch, error, "    \
-    "pull_requests, metrics, created_at, updated_at"
+    "pull_requests, metrics, node, base_commit, created_at, updated_at"
 #define KEY_COLS     "id, account_id, name, created_at, last_used_at, expires_at"
 #define ACCOUNT_COLS "id, name, is_admin, max_concurrent, created_at"
 #define WEBHOOK_COLS "id, account_id, url, events, description, secret_sealed, created_at"
@@ -92,6 +92,10 @@
     "d.id, d.webhook_id, d.event, d.conversation_id, d.status, d.attempts, d.last_status_code, "   \
     "d.last_error, d.created_at, d.delivered_at, d.next_attempt_at"
 #define ACTIVE_IN "('" CONV_STARTING "', '" CONV_RUNNING "')"
+/* As sqlite.c: a claimer of node $4 may take conversation c (see store.h). */
+#define CLAIM_HOME_OK                                                                              \
+    "(c.node IS NULL OR c.node = $4 OR COALESCE(c.queued_at, c.lease_until) < $5 OR "              \
+    "NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = c.node AND n.alive_until >= $2))"
 
 /* Every statement this back end runs; prepared on a connection at its first use there. */
 enum stmt_id {
@@ -160,6 +164,10 @@ enum stmt_id {
     ST_DELIVERY_LIST,
     ST_DELIVERY_CLAIM,
     ST_DELIVERY_FINISH,
+    ST_NODE_SEEN,
+    ST_NODE_GET,
+    ST_CLUSTER_PUT,
+    ST_CLUSTER_GET,
     ST_COUNT
 };
 
@@ -208,7 +216,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         "runtime_status, branch, error, pull_requests, metrics, created_at, updated_at, "
         "next_event_id, queued_at) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
         "$13, COALESCE($14::text, '[]'), COALESCE($15::text, '{}'), $16, $17, $18, $19)",
-    [ST_CONV_GET] = "SELECT " CONV_COLS " FROM conversations WHERE id = $1 AND account_id = $2",
+    [ST_CONV_GET] = "SELECT " CONV_COLS " FROM conversations WHERE id = $1 "
+                    "AND ($2::bigint = 0 OR account_id = $2::bigint)",
     [ST_CONV_LIST] = "SELECT " CONV_COLS " FROM conversations "
                      "WHERE account_id = $1 AND seq < $2 "
                      "AND ($3::text IS NULL OR selected_repository = $3::text) "
@@ -254,6 +263,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         "branch = CASE WHEN $8::text IS NULL THEN branch WHEN $8::text = '' THEN NULL "
         "ELSE $8::text END, "
         "pull_requests = COALESCE($9::text, pull_requests), updated_at = $10::bigint, "
+        "base_commit = COALESCE($12::text, base_commit), "
         "runner = CASE WHEN $11::boolean OR COALESCE($2::text, status) NOT IN " ACTIVE_IN " "
         "THEN NULL ELSE runner END, "
         "lease_until = CASE WHEN $11::boolean OR COALESCE($2::text, status) NOT IN " ACTIVE_IN " "
@@ -268,11 +278,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     /* Waiting for a runner: active and held by none (queued, or handed back), or held under a
      * lease that ran out (its runner died). Oldest first; rows another claimer is taking right
      * now are skipped, not waited for. */
-    [ST_CLAIM] = "UPDATE conversations SET runner = $1, lease_until = $3, queued_at = NULL "
-                 "WHERE seq = (SELECT seq FROM conversations WHERE status IN " ACTIVE_IN " "
-                 "AND (runner IS NULL OR lease_until < $2) "
-                 "ORDER BY COALESCE(queued_at, updated_at), seq LIMIT 1 FOR UPDATE SKIP LOCKED) "
-                 "RETURNING " CONV_COLS,
+    [ST_CLAIM] =
+        "WITH pick AS (SELECT seq AS pick_seq, node AS old_node FROM conversations c "
+        "WHERE status IN " ACTIVE_IN " AND (runner IS NULL OR lease_until < $2) AND " CLAIM_HOME_OK
+        " ORDER BY COALESCE(queued_at, updated_at), seq LIMIT 1 "
+        "FOR UPDATE SKIP LOCKED) "
+        "UPDATE conversations SET runner = $1, lease_until = $3, queued_at = NULL, "
+        "node = $4 FROM pick WHERE seq = pick_seq RETURNING " CONV_COLS ", old_node",
     [ST_RENEW] = "UPDATE conversations SET lease_until = $3 WHERE id = $1 AND runner = $2 "
                  "AND status IN " ACTIVE_IN,
     [ST_SETTINGS_GET] = "SELECT body FROM settings WHERE account_id = $1",
@@ -330,6 +342,12 @@ static const char *const stmt_sql[ST_COUNT] = {
                            "last_error = $5, delivered_at = $6, next_attempt_at = $7, "
                            "worker = NULL WHERE id = $1 AND worker = $2 "
                            "AND status = '" DELIVERY_PENDING "'",
+    [ST_NODE_SEEN] = "INSERT INTO nodes(id, url, alive_until) VALUES($1, $2, $3) ON CONFLICT(id) "
+                     "DO UPDATE SET url = COALESCE(excluded.url, nodes.url), "
+                     "alive_until = excluded.alive_until",
+    [ST_NODE_GET] = "SELECT url, alive_until FROM nodes WHERE id = $1",
+    [ST_CLUSTER_PUT] = "INSERT INTO cluster(name, value) VALUES($1, $2) ON CONFLICT DO NOTHING",
+    [ST_CLUSTER_GET] = "SELECT value FROM cluster WHERE name = $1",
 };
 
 struct conn {
@@ -738,8 +756,10 @@ static void read_conversation(const PGresult *r, int row, struct conversation *c
     c->error = col_str(r, row, 13);
     c->pull_requests = col_str(r, row, 14);
     c->metrics = col_str(r, row, 15);
-    c->created_at = col_int64(r, row, 16);
-    c->updated_at = col_int64(r, row, 17);
+    c->node = col_str(r, row, 16);
+    c->base_commit = col_str(r, row, 17);
+    c->created_at = col_int64(r, row, 18);
+    c->updated_at = col_int64(r, row, 19);
 }
 
 static void read_webhook(const PGresult *r, int row, struct webhook *w)
@@ -1680,9 +1700,9 @@ static int apply_update(struct pg_store *s, struct conn *cn, const char *id,
                         const struct conversation_update *u, int64_t now, struct error *err)
 {
     if (!u) return 0;
-    return q_exec(s, cn, err, NULL, ST_RUN_UPDATE, "tttttttttlb", id, u->status, u->agent_state,
+    return q_exec(s, cn, err, NULL, ST_RUN_UPDATE, "tttttttttlbt", id, u->status, u->agent_state,
                   u->runtime_status, u->error, u->metrics, u->title, u->branch, u->pull_requests,
-                  now, (int)u->release);
+                  now, (int)u->release, u->base_commit);
 }
 
 static int pg_event_append(struct store *store, const char *conversation_id, const char *runner,
@@ -1773,8 +1793,9 @@ static int pg_conversation_message(struct store *store, int64_t account_id,
     return rc;
 }
 
-static int pg_conversation_claim(struct store *store, const char *runner, int64_t now,
-                                 int64_t lease_until, struct conversation *out, struct error *err)
+static int pg_conversation_claim(struct store *store, const char *runner, const char *node,
+                                 int64_t now, int64_t lease_until, int64_t stale_before,
+                                 struct conversation *out, struct error *err)
 {
     struct pg_store *s = store->impl;
     struct conn *cn;
@@ -1783,11 +1804,13 @@ static int pg_conversation_claim(struct store *store, const char *runner, int64_
     int rc = conn_get(s, &cn, err);
     if (rc) return rc;
     read_tx_end(s, cn);
-    rc = q_one(s, cn, err, &res, ST_CLAIM, "tll", runner, now, lease_until);
+    rc = q_one(s, cn, err, &res, ST_CLAIM, "tlltl", runner, now, lease_until, node, stale_before);
     conn_put(s, cn);
     if (rc) return rc;
     if (!res) return ERR_NOT_FOUND;
     read_conversation(res, 0, out);
+    free(out->node); /* the node it had until now (store.h) */
+    out->node = col_str(res, 0, 20);
     PQclear(res);
     return 0;
 }
@@ -2008,6 +2031,52 @@ static int pg_conversation_status_counts(struct store *store, const char *const 
     }
     PQclear(res);
     return 0;
+}
+
+/* ---- nodes ---- */
+
+static int pg_node_seen(struct store *store, const char *id, const char *url, int64_t alive_until,
+                        struct error *err)
+{
+    return write_alone(store->impl, NULL, err, ST_NODE_SEEN, "ttl", id, url, alive_until);
+}
+
+static int pg_node_get(struct store *store, const char *id, char **url, int64_t *alive_until,
+                       struct error *err)
+{
+    struct pg_store *s = store->impl;
+    struct conn *cn;
+    PGresult *res;
+    *url = NULL;
+    *alive_until = 0;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = q_one(s, cn, err, &res, ST_NODE_GET, "t", id);
+    conn_put(s, cn);
+    if (rc) return rc;
+    if (!res) return error_set(err, ERR_NOT_FOUND, "node not found");
+    *url = col_str(res, 0, 0);
+    *alive_until = col_int64(res, 0, 1);
+    PQclear(res);
+    return 0;
+}
+
+static int pg_cluster_value(struct store *store, const char *name, const char *value, char **stored,
+                            struct error *err)
+{
+    struct pg_store *s = store->impl;
+    PGresult *res = NULL;
+    *stored = NULL;
+    int rc = write_alone(s, NULL, err, ST_CLUSTER_PUT, "tt", name, value);
+    struct conn *cn;
+    if (!rc) rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = q_one(s, cn, err, &res, ST_CLUSTER_GET, "t", name);
+    conn_put(s, cn);
+    if (!rc && !res) rc = error_set(err, ERR_NOT_FOUND, "cluster value not found");
+    if (!rc) *stored = col_str(res, 0, 0);
+    if (res) PQclear(res);
+    return rc;
 }
 
 /* ---- webhooks ---- */
@@ -2276,6 +2345,9 @@ static const struct store_ops postgres_ops = {
     .webhook_delivery_list = pg_webhook_delivery_list,
     .webhook_delivery_claim = pg_webhook_delivery_claim,
     .webhook_delivery_finish = pg_webhook_delivery_finish,
+    .node_seen = pg_node_seen,
+    .node_get = pg_node_get,
+    .cluster_value = pg_cluster_value,
     .read_begin = pg_read_begin,
     .read_end = pg_read_end,
 };

@@ -58,7 +58,7 @@
 #define CONV_COLS                                                                                  \
     "id, account_id, seq, title, status, agent_state, \"trigger\", selected_repository, "          \
     "selected_branch, git_provider, conversation_instructions, runtime_status, branch, error, "    \
-    "pull_requests, metrics, created_at, updated_at"
+    "pull_requests, metrics, node, base_commit, created_at, updated_at"
 #define KEY_COLS     "id, account_id, name, created_at, last_used_at, expires_at"
 #define ACCOUNT_COLS "id, name, is_admin, max_concurrent, created_at"
 #define WEBHOOK_COLS "id, account_id, url, events, description, secret_sealed, created_at"
@@ -66,6 +66,11 @@
     "d.id, d.webhook_id, d.event, d.conversation_id, d.status, d.attempts, d.last_status_code, "   \
     "d.last_error, d.created_at, d.delivered_at, d.next_attempt_at"
 #define ACTIVE_IN "('" CONV_STARTING "', '" CONV_RUNNING "')"
+/* A claimer of node ?2 may take conversation c: it has no home yet, or it is ?2, or it has
+ * waited since before ?3 (its home is busy), or its home is not alive at ?1: see store.h. */
+#define CLAIM_HOME_OK                                                                              \
+    "(c.node IS NULL OR c.node = ?2 OR COALESCE(c.queued_at, c.lease_until) < ?3 OR "              \
+    "NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = c.node AND n.alive_until >= ?1))"
 
 /* Every statement this back end runs; prepared lazily per connection and kept. */
 enum stmt_id {
@@ -135,6 +140,10 @@ enum stmt_id {
     ST_DELIVERY_TAKE,
     ST_DELIVERY_CLAIMED,
     ST_DELIVERY_FINISH,
+    ST_NODE_SEEN,
+    ST_NODE_GET,
+    ST_CLUSTER_PUT,
+    ST_CLUSTER_GET,
     ST_COUNT
 };
 
@@ -177,7 +186,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         "runtime_status, branch, error, pull_requests, metrics, created_at, updated_at, "
         "next_event_id, queued_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
         "?13, COALESCE(?14, '[]'), COALESCE(?15, '{}'), ?16, ?17, ?18, ?19)",
-    [ST_CONV_GET] = "SELECT " CONV_COLS " FROM conversations WHERE id = ?1 AND account_id = ?2",
+    [ST_CONV_GET] = "SELECT " CONV_COLS " FROM conversations WHERE id = ?1 "
+                    "AND (?2 = 0 OR account_id = ?2)",
     /* seq < ?2 (not "?2 <= 0 OR ...") keeps the (account_id, seq) index range usable. */
     [ST_CONV_LIST] = "SELECT " CONV_COLS " FROM conversations "
                      "WHERE account_id = ?1 AND seq < ?2 "
@@ -218,6 +228,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         "metrics = COALESCE(?6, metrics), title = COALESCE(?7, title), "
         "branch = CASE WHEN ?8 IS NULL THEN branch WHEN ?8 = '' THEN NULL ELSE ?8 END, "
         "pull_requests = COALESCE(?9, pull_requests), updated_at = ?10, "
+        "base_commit = COALESCE(?12, base_commit), "
         "runner = CASE WHEN ?11 OR COALESCE(?2, status) NOT IN " ACTIVE_IN " THEN NULL "
         "ELSE runner END, "
         "lease_until = CASE WHEN ?11 OR COALESCE(?2, status) NOT IN " ACTIVE_IN " THEN NULL "
@@ -232,11 +243,11 @@ static const char *const stmt_sql[ST_COUNT] = {
                      "WHERE id = ?1",
     /* Waiting for a runner: active and held by none (queued, or handed back), or held under a
      * lease that ran out (its runner died). Oldest first. */
-    [ST_CLAIM_PICK] = "SELECT id FROM conversations WHERE status IN " ACTIVE_IN " "
-                      "AND (runner IS NULL OR lease_until < ?1) "
-                      "ORDER BY COALESCE(queued_at, updated_at) LIMIT 1",
-    [ST_CLAIM_TAKE] = "UPDATE conversations SET runner = ?2, lease_until = ?3, queued_at = NULL "
-                      "WHERE id = ?1",
+    [ST_CLAIM_PICK] = "SELECT id, node FROM conversations c WHERE status IN " ACTIVE_IN " "
+                      "AND (runner IS NULL OR lease_until < ?1) AND " CLAIM_HOME_OK " "
+                      "ORDER BY COALESCE(queued_at, updated_at), seq LIMIT 1",
+    [ST_CLAIM_TAKE] = "UPDATE conversations SET runner = ?2, lease_until = ?3, queued_at = NULL, "
+                      "node = ?4 WHERE id = ?1",
     [ST_RENEW] = "UPDATE conversations SET lease_until = ?3 WHERE id = ?1 AND runner = ?2 "
                  "AND status IN " ACTIVE_IN,
     [ST_SETTINGS_GET] = "SELECT body FROM settings WHERE account_id = ?1",
@@ -265,6 +276,12 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_STATUS_COUNTS] = "SELECT status, count(*) FROM conversations GROUP BY status",
     [ST_CLAIM_GET] = "SELECT " CONV_COLS " FROM conversations WHERE id = ?1",
     [ST_WEBHOOK_COUNT] = "SELECT count(*) FROM webhooks WHERE account_id = ?1",
+    [ST_NODE_SEEN] = "INSERT INTO nodes(id, url, alive_until) VALUES(?1, ?2, ?3) ON CONFLICT(id) "
+                     "DO UPDATE SET url = COALESCE(excluded.url, url), "
+                     "alive_until = excluded.alive_until",
+    [ST_NODE_GET] = "SELECT url, alive_until FROM nodes WHERE id = ?1",
+    [ST_CLUSTER_PUT] = "INSERT INTO cluster(name, value) VALUES(?1, ?2) ON CONFLICT DO NOTHING",
+    [ST_CLUSTER_GET] = "SELECT value FROM cluster WHERE name = ?1",
     [ST_WEBHOOK_INSERT] = "INSERT INTO webhooks(" WEBHOOK_COLS ") "
                           "VALUES(?1, ?2, ?3, ?4, COALESCE(?5, ''), ?6, ?7)",
     [ST_WEBHOOK_LIST] = "SELECT " WEBHOOK_COLS " FROM webhooks WHERE account_id = ?1 "
@@ -544,8 +561,10 @@ static void read_conversation(sqlite3_stmt *q, struct conversation *c)
     c->error = col_str(q, 13);
     c->pull_requests = col_str(q, 14);
     c->metrics = col_str(q, 15);
-    c->created_at = sqlite3_column_int64(q, 16);
-    c->updated_at = sqlite3_column_int64(q, 17);
+    c->node = col_str(q, 16);
+    c->base_commit = col_str(q, 17);
+    c->created_at = sqlite3_column_int64(q, 18);
+    c->updated_at = sqlite3_column_int64(q, 19);
 }
 
 /* Grows a result array of `size`-byte elements so it holds at least len + 1. */
@@ -1552,9 +1571,9 @@ static int apply_update(struct conn *cn, const char *id, const struct conversati
                         int64_t now, struct error *err)
 {
     if (!u) return 0;
-    return q_exec(cn, err, ST_RUN_UPDATE, "tttttttttli", id, u->status, u->agent_state,
+    return q_exec(cn, err, ST_RUN_UPDATE, "tttttttttlit", id, u->status, u->agent_state,
                   u->runtime_status, u->error, u->metrics, u->title, u->branch, u->pull_requests,
-                  now, u->release ? 1 : 0);
+                  now, u->release ? 1 : 0, u->base_commit);
 }
 
 static int sq_event_append(struct store *store, const char *conversation_id, const char *runner,
@@ -1646,31 +1665,42 @@ static int sq_conversation_message(struct store *store, int64_t account_id,
 }
 
 /* The body of conversation_claim, inside its transaction. */
-static int claim_in_tx(struct conn *cn, const char *runner, int64_t now, int64_t lease_until,
-                       struct conversation *out, struct error *err)
+static int claim_in_tx(struct conn *cn, const char *runner, const char *node, int64_t now,
+                       int64_t lease_until, int64_t stale_before, struct conversation *out,
+                       struct error *err)
 {
     sqlite3_stmt *q;
     bool row;
-    char *id = NULL;
-    int rc = q_prep(cn, ST_CLAIM_PICK, &q, err, "l", now);
+    char *id = NULL, *old_node = NULL;
+    int rc = q_prep(cn, ST_CLAIM_PICK, &q, err, "ltl", now, node, stale_before);
     if (rc) return rc;
     rc = q_step(cn, q, &row, err);
-    if (!rc && row) id = col_str(q, 0);
+    if (!rc && row) {
+        id = col_str(q, 0);
+        old_node = col_str(q, 1);
+    }
     q_done(q);
     if (!rc && !row) rc = ERR_NOT_FOUND;
-    if (!rc) rc = q_exec(cn, err, ST_CLAIM_TAKE, "ttl", id, runner, lease_until);
+    if (!rc) rc = q_exec(cn, err, ST_CLAIM_TAKE, "ttlt", id, runner, lease_until, node);
     if (!rc) rc = q_prep(cn, ST_CLAIM_GET, &q, err, "t", id);
     if (!rc) {
         rc = q_step(cn, q, &row, err);
-        if (!rc && row) read_conversation(q, out);
+        if (!rc && row) {
+            read_conversation(q, out);
+            free(out->node); /* the node it had until now (store.h) */
+            out->node = old_node;
+            old_node = NULL;
+        }
         q_done(q);
     }
     free(id);
+    free(old_node);
     return rc;
 }
 
-static int sq_conversation_claim(struct store *store, const char *runner, int64_t now,
-                                 int64_t lease_until, struct conversation *out, struct error *err)
+static int sq_conversation_claim(struct store *store, const char *runner, const char *node,
+                                 int64_t now, int64_t lease_until, int64_t stale_before,
+                                 struct conversation *out, struct error *err)
 {
     struct sqlite_store *s = store->impl;
     struct conn *cn;
@@ -1681,7 +1711,7 @@ static int sq_conversation_claim(struct store *store, const char *runner, int64_
     int64_t waiting = 0;
     sqlite3_stmt *q;
     bool row = false;
-    rc = q_prep(cn, ST_CLAIM_PICK, &q, err, "l", now);
+    rc = q_prep(cn, ST_CLAIM_PICK, &q, err, "ltl", now, node, stale_before);
     if (!rc) {
         rc = q_step(cn, q, &row, err);
         q_done(q);
@@ -1689,7 +1719,9 @@ static int sq_conversation_claim(struct store *store, const char *runner, int64_
     }
     if (!rc && !waiting) rc = ERR_NOT_FOUND;
     if (!rc) rc = tx_begin(s, cn, err);
-    if (!rc) rc = tx_end(s, cn, claim_in_tx(cn, runner, now, lease_until, out, err), err);
+    if (!rc)
+        rc = tx_end(s, cn, claim_in_tx(cn, runner, node, now, lease_until, stale_before, out, err),
+                    err);
     conn_put(s, cn);
     if (rc) conversation_free(out);
     return rc;
@@ -1976,6 +2008,65 @@ static int sq_conversation_status_counts(struct store *store, const char *const 
     return rc;
 }
 
+/* ---- nodes ---- */
+
+static int sq_node_seen(struct store *store, const char *id, const char *url, int64_t alive_until,
+                        struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = write_one(s, cn, err, ST_NODE_SEEN, "ttl", id, url, alive_until);
+    conn_put(s, cn);
+    return rc;
+}
+
+struct node_row {
+    char *url;
+    int64_t alive_until;
+};
+
+static void row_node(sqlite3_stmt *q, void *elem)
+{
+    struct node_row *n = elem;
+    n->url = col_str(q, 0);
+    n->alive_until = sqlite3_column_int64(q, 1);
+}
+
+static int sq_node_get(struct store *store, const char *id, char **url, int64_t *alive_until,
+                       struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    sqlite3_stmt *q;
+    struct node_row n = {0};
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = q_prep(cn, ST_NODE_GET, &q, err, "t", id);
+    if (!rc) rc = q_one(cn, q, row_node, &n, "node not found", err);
+    conn_put(s, cn);
+    *url = n.url;
+    *alive_until = n.alive_until;
+    return rc;
+}
+
+static int sq_cluster_value(struct store *store, const char *name, const char *value, char **stored,
+                            struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    sqlite3_stmt *q;
+    *stored = NULL;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = write_one(s, cn, err, ST_CLUSTER_PUT, "tt", name, value);
+    if (!rc) rc = q_prep(cn, ST_CLUSTER_GET, &q, err, "t", name);
+    if (!rc) rc = q_one(cn, q, row_text, stored, "cluster value not found", err);
+    conn_put(s, cn);
+    return rc;
+}
+
 /* ---- webhooks ---- */
 
 /* The body of webhook_create, inside its transaction. */
@@ -2232,6 +2323,9 @@ static const struct store_ops sqlite_ops = {
     .webhook_delivery_list = sq_webhook_delivery_list,
     .webhook_delivery_claim = sq_webhook_delivery_claim,
     .webhook_delivery_finish = sq_webhook_delivery_finish,
+    .node_seen = sq_node_seen,
+    .node_get = sq_node_get,
+    .cluster_value = sq_cluster_value,
     .read_begin = sq_read_begin,
     .read_end = sq_read_end,
 };

@@ -61,7 +61,9 @@ void conversation_free(struct conversation *c)
                         &c->branch,
                         &c->error,
                         &c->pull_requests,
-                        &c->metrics};
+                        &c->metrics,
+                        &c->node,
+                        &c->base_commit};
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) free(*strings[i]);
     memset(c, 0, sizeof(*c));
 }

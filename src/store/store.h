@@ -67,6 +67,8 @@ struct conversation {
     char *error;
     char *pull_requests; /* JSON array text */
     char *metrics;       /* JSON object text */
+    char *node;          /* the node holding its workspace (DATA/node.id), or NULL */
+    char *base_commit;   /* the commit its work branch started from, once pushed; or NULL */
     int64_t created_at;
     int64_t updated_at;
 };
@@ -102,6 +104,7 @@ struct conversation_update {
     const char *metrics; /* JSON object text */
     const char *title;
     const char *branch;
+    const char *base_commit;   /* set with branch: where it started */
     const char *pull_requests; /* JSON array text */
     bool release;              /* the runner gives the conversation up (runner, lease cleared) */
 };
@@ -200,6 +203,7 @@ struct store_ops {
     int (*conversation_create)(struct store *s, const struct conversation *c,
                                const struct conversation_create_opts *opts,
                                struct conversation_create_result *res, struct error *err);
+    /* account_id 0: any account's (a node's own bookkeeping, never a request's). */
     int (*conversation_get)(struct store *s, int64_t account_id, const char *id,
                             struct conversation *out, struct error *err);
     /* Newest first; only conversations with seq < before_seq when before_seq > 0. At most
@@ -237,10 +241,15 @@ struct store_ops {
                                 json_t *event, int limit, int64_t now, int64_t *id, bool *queued,
                                 int *current, struct error *err);
     /* Claims the oldest conversation that waits for a runner — queued (STARTING) or active with
-     * an expired lease (its runner died) — for `runner` until lease_until. ERR_NOT_FOUND when
-     * there is none. Claimed conversations are no longer queued. */
-    int (*conversation_claim)(struct store *s, const char *runner, int64_t now, int64_t lease_until,
-                              struct conversation *out, struct error *err);
+     * an expired lease (its runner died) — for `runner` of `node` until lease_until, and makes
+     * `node` its workspace's home. A conversation homed on another node is left to that node
+     * while the node is alive (node_seen) unless the conversation has waited since before
+     * `stale_before` (the node is busy): then its workspace moves. In *out,
+     * `node` is the node that held the workspace until this claim (NULL: none). Claimed
+     * conversations are no longer queued. ERR_NOT_FOUND when there is none. */
+    int (*conversation_claim)(struct store *s, const char *runner, const char *node, int64_t now,
+                              int64_t lease_until, int64_t stale_before, struct conversation *out,
+                              struct error *err);
     /* Extends the runner's lease; ERR_CONFLICT when the runner no longer holds it. */
     int (*conversation_renew)(struct store *s, const char *conversation_id, const char *runner,
                               int64_t lease_until, struct error *err);
@@ -325,6 +334,30 @@ struct store_ops {
                       int64_t end_id, bool reverse, int limit, char ***out, size_t *n,
                       struct error *err);
 
+    /* Signals between processes sharing the database (PostgreSQL: NOTIFY on one channel,
+     * a listening connection per process). publish sends (kind, id) to every process, this
+     * one included; listen starts the process's listener, which calls deliver(ctx, kind, id)
+     * from its own thread for each signal from another process, and once with kind -1 after a
+     * lost connection came back (signals may have been missed: look again). Both NULL in a
+     * back end for one process (SQLite). The listener stops in close. Best effort, like
+     * core/notify.h: nothing may depend on a signal arriving. */
+    int (*publish)(struct store *s, int kind, const char *id, struct error *err);
+    int (*listen)(struct store *s, void (*deliver)(void *ctx, int kind, const char *id), void *ctx,
+                  struct error *err);
+
+    /* Nodes (the processes of a data directory) that run conversations. node_seen records that
+     * node `id` is alive until `alive_until` (it renews that like a lease) and serves its
+     * workspaces at `url` (NULL: keeps the one recorded). node_get answers its url (malloc'd,
+     * NULL when none) and alive_until; ERR_NOT_FOUND for a node never seen. */
+    int (*node_seen)(struct store *s, const char *id, const char *url, int64_t alive_until,
+                     struct error *err);
+    int (*node_get)(struct store *s, const char *id, char **url, int64_t *alive_until,
+                    struct error *err);
+    /* A value all processes sharing the database must agree on: stores `value` under `name`
+     * unless one is there, and answers the stored one (malloc'd) in *stored. */
+    int (*cluster_value)(struct store *s, const char *name, const char *value, char **stored,
+                         struct error *err);
+
     /* Read scope: the reads of one request see one snapshot. Between read_begin and the
      * matching read_end, the operations the calling thread runs on this store read one
      * consistent snapshot of the data, taken at the first of them (never earlier: a key
@@ -342,17 +375,6 @@ struct store_ops {
      * below are then no-ops). SQLite keeps one deferred read transaction open per scope
      * (sqlite.c); PostgreSQL runs a scope as one REPEATABLE READ transaction, ended before a
      * write like here (postgres.c). */
-    /* Signals between processes sharing the database (PostgreSQL: NOTIFY on one channel,
-     * a listening connection per process). publish sends (kind, id) to every process, this
-     * one included; listen starts the process's listener, which calls deliver(ctx, kind, id)
-     * from its own thread for each signal from another process, and once with kind -1 after a
-     * lost connection came back (signals may have been missed: look again). Both NULL in a
-     * back end for one process (SQLite). The listener stops in close. Best effort, like
-     * core/notify.h: nothing may depend on a signal arriving. */
-    int (*publish)(struct store *s, int kind, const char *id, struct error *err);
-    int (*listen)(struct store *s, void (*deliver)(void *ctx, int kind, const char *id), void *ctx,
-                  struct error *err);
-
     int (*read_begin)(struct store *s, struct error *err);
     void (*read_end)(struct store *s);
 };

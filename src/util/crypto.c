@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "util/buf.h"
+#include "util/fs.h"
 
 int crypto_init(void)
 {
@@ -151,37 +152,17 @@ static int read_secret(const char *path, uint8_t out[SERVER_SECRET_LEN], struct 
 int crypto_load_server_secret(const char *data_dir, uint8_t out[SERVER_SECRET_LEN],
                               struct error *err)
 {
-    struct buf path = BUF_INIT, tmp = BUF_INIT;
+    struct buf path = BUF_INIT;
     buf_addf(&path, "%s/secret.key", data_dir);
     int rc = read_secret(path.data, out, err);
     if (rc >= 0) goto done;
 
-    /* Not there yet: write a temporary file and link it into place. link() fails when another
-     * process won the race, and then its secret is the one everybody uses. */
-    buf_addf(&tmp, "%s/secret.key.%ld.tmp", data_dir, (long)getpid());
-    int fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = error_set(err, ERR_INTERNAL, "cannot create %s: %s", tmp.data, strerror(errno));
-        goto done;
-    }
+    /* Not there yet: when another process wins the race to create it, its secret is the one
+     * everybody uses. */
     crypto_random(out, SERVER_SECRET_LEN);
-    if (write(fd, out, SERVER_SECRET_LEN) != SERVER_SECRET_LEN || fsync(fd) < 0) {
-        rc = error_set(err, ERR_INTERNAL, "cannot write %s: %s", tmp.data, strerror(errno));
-        close(fd);
-        unlink(tmp.data);
-        goto done;
-    }
-    close(fd);
-    if (link(tmp.data, path.data) == 0) {
-        rc = 0;
-    } else if (errno == EEXIST) {
-        rc = read_secret(path.data, out, err);
-    } else {
-        rc = error_set(err, ERR_INTERNAL, "cannot create %s: %s", path.data, strerror(errno));
-    }
-    unlink(tmp.data);
+    rc = fs_create_once(path.data, out, SERVER_SECRET_LEN, err);
+    if (rc == 1) rc = read_secret(path.data, out, err);
 done:
-    buf_release(&tmp);
     buf_release(&path);
     return rc;
 }

@@ -96,3 +96,31 @@ char *fs_find_program(const char *name)
     }
     return NULL;
 }
+
+int fs_create_once(const char *path, const void *data, size_t len, struct error *err)
+{
+    struct buf tmp = BUF_INIT;
+    buf_addf(&tmp, "%s.%ld.tmp", path, (long)getpid());
+    int rc, fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = error_set(err, ERR_INTERNAL, "cannot create %s: %s", tmp.data, strerror(errno));
+        goto done;
+    }
+    if (write(fd, data, len) != (ssize_t)len || fsync(fd) < 0) {
+        rc = error_set(err, ERR_INTERNAL, "cannot write %s: %s", tmp.data, strerror(errno));
+        close(fd);
+        unlink(tmp.data);
+        goto done;
+    }
+    close(fd);
+    if (link(tmp.data, path) == 0)
+        rc = 0;
+    else if (errno == EEXIST)
+        rc = 1;
+    else
+        rc = error_set(err, ERR_INTERNAL, "cannot create %s: %s", path, strerror(errno));
+    unlink(tmp.data);
+done:
+    buf_release(&tmp);
+    return rc;
+}

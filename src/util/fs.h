@@ -22,6 +22,11 @@ int fs_read_fd(int fd, size_t max, struct buf *out, struct error *err);
 int fs_remove_tree(const char *path);
 /* mkdir -p with mode 0700. */
 int fs_make_dirs(const char *path);
+/* Creates file `path` (mode 0600) holding `data`, atomically and only if it does not exist: the
+ * bytes go to a temporary file first, which is linked into place, so a racing process either
+ * wins whole or finds the winner's file. 0: created; 1: it existed (nothing written); or
+ * ERR_INTERNAL. */
+int fs_create_once(const char *path, const void *data, size_t len, struct error *err);
 /* The executable `name` on PATH (or /usr/bin:/bin), malloc'd; NULL when there is none. Resolve
  * before fork: a child of a threaded process may not allocate. */
 char *fs_find_program(const char *name);

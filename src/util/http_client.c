@@ -1,6 +1,7 @@
 /* http_client: outgoing HTTP requests over libcurl; see http_client.h. */
 #include "util/http_client.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -215,4 +216,14 @@ void http_client_response_release(struct http_client_response *resp)
 {
     buf_release(&resp->body);
     clear_captured(resp);
+}
+
+void url_encode(const char *s, struct buf *out)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (isalnum(*p) || strchr("-._~", *p))
+            buf_addch(out, (char)*p);
+        else
+            buf_addf(out, "%%%02X", *p);
+    }
 }

@@ -61,4 +61,7 @@ int http_client_init(struct error *err);
  * a day); -1 when it is neither. */
 long http_client_parse_retry_after(const char *value);
 
+/* Percent-encodes everything but unreserved characters (URL path segments and query values). */
+void url_encode(const char *s, struct buf *out);
+
 #endif

@@ -17,7 +17,8 @@ def test_version(binary):
 
 
 @pytest.mark.parametrize("argv,options", [
-    (["serve"], ["--listen", "--data", "--max-concurrent"]),
+    (["serve"], ["--listen", "--data", "--max-concurrent", "--node-url"]),
+    (["worker"], ["--listen", "--runners", "--lease-seconds", "--node-url", "--data"]),
     (["user", "add"], ["--admin", "--max-concurrent", "--data"]),
     (["user", "list"], ["--data"]),
     (["key", "create"], ["--user", "--name", "--expires", "--data"]),
@@ -204,3 +205,18 @@ def test_cli_works_while_server_runs_under_load(server):
         stop.set()
         t.join()
     assert not errors, errors[:3]
+
+
+@pytest.mark.parametrize("argv,says", [
+    (["serve", "--node-url", "ftp://host:3001"], "--node-url must start with http:// or https://"),
+    (["worker", "--node-url", "host:3001"], "--node-url must start with http:// or https://"),
+    (["worker", "--listen", "everywhere"], "--listen must be HOST:PORT"),
+    (["worker", "--listen", "example.com:3001"], "is not an IP address"),
+])
+def test_bad_node_flags_are_refused(binary, tmp_path, argv, says):
+    """What a bad --node-url or worker --listen gets: a non-zero exit and a message that says
+    what to give instead; the worker starts nothing."""
+    p = run_cli(*argv, data_dir=tmp_path / "d", check=False, timeout=10)
+    assert p.returncode != 0, p
+    assert says in p.stderr, p.stderr
+    assert "working" not in p.stderr

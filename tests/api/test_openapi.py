@@ -31,7 +31,8 @@ from llm import ScriptedLLM, call
 ROUTES_C = REPO_ROOT / "src" / "api" / "routes.c"
 DOC_FILE = REPO_ROOT / "src" / "api" / "openapi.json"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-ROW_RE = re.compile(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*(\w+)\s*,\s*(ROUTE_[A-Z_]+)\s*\}')
+ROW_RE = re.compile(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*(\w+)\s*,\s*(ROUTE_[A-Z_]+)\s*,'
+                    r'\s*(?:0|ROUTE_[A-Z_]+(?:\s*\|\s*ROUTE_[A-Z_]+)*)\s*\}')
 SEED_TASK = ("Check whether there is any incorrect information in the README.md file and send a "
              "PR to fix it if so.")
 
@@ -43,7 +44,7 @@ def route_table():
     rows = ROW_RE.findall(body)
     # Every line that looks like a row must have been understood (a reformatted row must not
     # silently drop out of the check).
-    row_lines = [ln for ln in body.splitlines() if "ROUTE_" in ln and "NULL" not in ln]
+    row_lines = [ln for ln in body.splitlines() if ln.lstrip().startswith('{"')]
     assert len(rows) == len(row_lines), (
         f"routes.c: {len(row_lines)} row lines but {len(rows)} parsed rows:\n" + "\n".join(row_lines))
     assert rows, "no routes parsed from routes.c"

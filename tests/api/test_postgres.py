@@ -5,6 +5,7 @@ killed worker's conversation finished by another, live events and stops crossing
 (LISTEN/NOTIFY), and PostgreSQL itself going away for 5 seconds under load. Runs only when the
 suite runs on PostgreSQL (CLOUDHANDS_TEST_PG; see conftest.py)."""
 
+import io
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from agent_helpers import (FAST_ENV, all_events, kinds, pgrep, unique_sleep, wai
                            wait_for, wait_stopped)
 from conftest import (BIN, PG_ADMIN_URL, REPO_ROOT, STOP_TIMEOUT, assert_no_sanitizer_report,
                       db_url_for, run_cli, unique)
+from forge import git, make_bare_repo
 from llm import ScriptedLLM, call
 
 pytestmark = pytest.mark.skipif(PG_ADMIN_URL is None, reason="needs CLOUDHANDS_TEST_PG")
@@ -484,3 +487,152 @@ def test_postgres_stopped_for_5_seconds_under_load(own_pg, server_factory, worke
     for cid, text in messages:
         assert texts.get(cid, []).count(text) == 1, (cid, text, texts.get(cid))
     assert len(messages) > 10
+
+
+# -- workspaces on several machines ---------------------------------------------------------
+# Each "machine" below is a data directory of its own (its own node.id and workspaces), holding
+# a copy of the API node's secret.key, on the API node's database: what docs/DEPLOYMENT.md has
+# an operator set up on separate hosts.
+
+def machine(tmp_path, name, api_node):
+    """A fresh data directory with the API node's secret.key (and nothing else)."""
+    d = tmp_path / name
+    d.mkdir()
+    key = d / "secret.key"
+    key.write_bytes((api_node.data_dir / "secret.key").read_bytes())
+    key.chmod(0o600)
+    return d
+
+
+def worker_url(w):
+    """The URL a worker started with --listen 127.0.0.1:0 logged as its own."""
+    m = re.search(r'url=(http://127\.0\.0\.1:\d+)', w.stderr())
+    assert m, w.stderr()
+    return m.group(1)
+
+
+def test_workspaces_follow_their_conversation_across_machines(server_factory, workers, llm,
+                                                               tmp_path):
+    """A conversation run by worker A on machine A: the API node (which holds no workspace)
+    answers list-files, git/changes, git/diff and zip-directory from A. A follow-up goes back to
+    A while A lives, though B idles beside it. Once A is killed, the next follow-up runs on B,
+    which rebuilds the workspace from the pushed work branch (same branch, same base, the model
+    told), pushes on top of it, and from then on serves the workspace. DELETE on the API node
+    removes B's copy, and A's stale copy goes when A starts again."""
+    repos = tmp_path / "bare"
+    make_bare_repo(repos, "acme/demo", {"README.md": "# Demo\n"})
+    git_args = ["--default-git-provider", "git",
+                "--git-url-template", f"file://{repos}/{{owner}}/{{repo}}.git"]
+    api_node = server_factory(name="api", args=git_args)
+    db = {"CLOUDHANDS_DB": db_url_for(api_node.data_dir)}
+    dir_a, dir_b = machine(tmp_path, "machine-a", api_node), machine(tmp_path, "machine-b", api_node)
+    listen = ["--listen", "127.0.0.1:0", *git_args]
+    a = workers(dir_a, llm, name="worker-a", extra=listen, env=db)
+    api = api_node.new_account()
+
+    llm.script([
+        {"tool_calls": [call("execute_bash", command="echo one > one.txt")]},
+        {"tool_calls": [call("finish", message="Add one.txt")]},
+    ])
+    cid = api.create_id("add one.txt", repository="acme/demo")
+    first = wait_stopped(api, cid, timeout=30)
+    assert first["agent_state"] == "finished", first.get("error")
+    branch = first["branch"]
+    assert (dir_a / "workspaces" / cid / "demo" / "one.txt").read_text() == "one\n"
+    assert not (api_node.data_dir / "workspaces" / cid).exists()
+
+    # The API node answers from machine A.
+    r = api.get(f"/api/conversations/{cid}/list-files", params={"path": "demo"})
+    assert r.status_code == 200, r.text
+    assert "demo/one.txt" in r.json() and "demo/README.md" in r.json()
+    r = api.get(f"/api/conversations/{cid}/git/changes")
+    assert r.status_code == 200 and r.json() == [{"status": "A", "path": "demo/one.txt"}], r.text
+    r = api.get(f"/api/conversations/{cid}/git/diff", params={"path": "demo/one.txt"})
+    assert r.status_code == 200 and r.json() == {"modified": "one\n", "original": ""}, r.text
+    r = api.get(f"/api/conversations/{cid}/select-file", params={"file": "/workspace/demo/one.txt"})
+    assert r.status_code == 200 and r.json() == {"code": "one\n"}, r.text
+    r = api.get(f"/api/conversations/{cid}/zip-directory")
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/zip"
+    assert zipfile.ZipFile(io.BytesIO(r.content)).read("workspace/demo/one.txt") == b"one\n"
+    # Errors come back as A answered them; another account's request is refused as anywhere.
+    r = api.get(f"/api/conversations/{cid}/list-files", params={"path": "nowhere"})
+    assert r.status_code == 404 and "nowhere" in r.text, r.text
+    other = api_node.new_account()
+    assert other.get(f"/api/conversations/{cid}/list-files").status_code == 404
+    # A worker serves workspaces and nothing else.
+    assert requests.get(worker_url(a) + "/api/conversations", timeout=5,
+                        headers=api.headers).status_code == 404
+    assert requests.get(worker_url(a) + "/alive", timeout=5).status_code == 200
+
+    # A follow-up goes back to A while A lives, though B is idle.
+    b = workers(dir_b, llm, name="worker-b", extra=listen, env=db)
+    llm.script([
+        {"tool_calls": [call("execute_bash", command="echo two > two.txt")]},
+        {"tool_calls": [call("finish", message="Add two.txt")]},
+    ])
+    assert api.post(f"/api/conversations/{cid}/message", json={"message": "add two"}).ok
+    second = wait_stopped(api, cid, timeout=30)
+    assert second["agent_state"] == "finished", second.get("error")
+    assert [c for _, c, _ in a.claims()].count(cid) == 2 and b.claims() == []
+
+    # A dies. Its workspace cannot be read meanwhile, and the API node says so.
+    a.kill()
+    time.sleep(3.5)  # past A's lease (3 s): A counts as gone
+    r = api.get(f"/api/conversations/{cid}/list-files")
+    assert r.status_code == 503 and "not running" in r.text, r.text
+
+    # The next follow-up runs on B, from the pushed branch.
+    llm.script([
+        {"tool_calls": [call("execute_bash", command="git branch --show-current && ls -1")]},
+        {"tool_calls": [call("execute_bash", command="echo three > three.txt")]},
+        {"tool_calls": [call("finish", message="Add three.txt")]},
+    ])
+    assert api.post(f"/api/conversations/{cid}/message", json={"message": "add three"}).ok
+    third = wait_stopped(api, cid, timeout=30)
+    assert third["agent_state"] == "finished", (third.get("error"), b.stderr())
+    assert [c for _, c, _ in b.claims()] == [cid]
+    assert third["branch"] == branch
+    evs = all_events(api, cid)
+    restored = [e for e in evs if e.get("observation") == "git" and e["extras"].get("restored")]
+    assert len(restored) == 1 and branch in restored[0]["content"]
+    shown = [e for e in evs if e.get("observation") == "run"][-2]["content"]
+    assert shown.split("\n")[:4] == [branch, "README.md", "one.txt", "two.txt"], shown
+    # The model was told before its first step on B.
+    told = llm.requests()[-3]["body"]["messages"]
+    assert "rebuilt on another machine" in told[-1]["content"]
+    subjects = git("--git-dir", str(repos / "acme/demo.git"), "log", "--format=%s", branch,
+                   "-n", "4").stdout.split("\n")
+    assert subjects[:3] == ["Add three.txt", "Add two.txt", "Add one.txt"], subjects
+    # The API node now answers from B, with the same base as before.
+    r = api.get(f"/api/conversations/{cid}/git/changes")
+    assert r.status_code == 200, r.text
+    assert sorted(c["path"] for c in r.json()) == ["demo/one.txt", "demo/three.txt",
+                                                   "demo/two.txt"]
+    assert all(c["status"] == "A" for c in r.json())
+
+    # DELETE on the API node: B removes its copy on the stop signal.
+    assert (dir_b / "workspaces" / cid).is_dir()
+    assert api.delete(f"/api/conversations/{cid}").status_code == 200
+    wait_for(lambda: not (dir_b / "workspaces" / cid).exists()
+             and not (dir_b / "workspaces" / f"{cid}.git").exists(), 5,
+             what="B to remove the deleted conversation's workspace")
+    # A was down then: its stale copy goes when it starts again.
+    assert (dir_a / "workspaces" / cid).is_dir()
+    a.start()
+    wait_for(lambda: not (dir_a / "workspaces" / cid).exists(), 5,
+             what="A to sweep the deleted conversation's workspace")
+
+
+def test_a_node_with_another_secret_key_is_refused(server_factory, workers, llm, tmp_path):
+    """Every node must hold the same secret.key (API keys are hashed and tokens sealed with it): a
+    worker whose data directory has another one refuses to start, and says what to do."""
+    api_node = server_factory(name="api")
+    db = {"CLOUDHANDS_DB": db_url_for(api_node.data_dir)}
+    stranger = tmp_path / "stranger"  # no secret.key: the worker makes a new one
+    with pytest.raises(AssertionError) as e:
+        workers(stranger, llm, name="stranger", env=db)
+    assert "worker exited with 1" in str(e.value)
+    assert "is not the key this database was set up with" in str(e.value)
+    assert "same secret.key" in str(e.value)
+    # The database is untouched: the API node serves on.
+    assert api_node.new_account().get("/api/conversations").status_code == 200

@@ -59,7 +59,7 @@ def test_post_message_event_resumes_a_stopped_conversation(agent_server, llm):
     wait_for(lambda: api.conv(cid)["agent_state"] != "awaiting_user_input", 10,
              what="the conversation to resume")
     c = wait_stopped(api, cid)
-    assert c["agent_state"] == "finished", c
+    assert c["agent_state"] == "finished", (c["agent_state"], c.get("error"), c.get("runtime_status"))
     ws = agent_server.data_dir / "workspaces" / cid / "answer.txt"
     assert ws.read_text() == "via-events\n"
     assert llm.requests()[1]["body"]["messages"][-1] == {"role": "user",
@@ -195,7 +195,7 @@ def test_trajectory_is_every_event(agent_server, llm):
     api = agent_server.new_account()
     cid = api.create_id("think a lot")
     c = wait_stopped(api, cid)
-    assert c["agent_state"] == "finished", c
+    assert c["agent_state"] == "finished", (c["agent_state"], c.get("error"), c.get("runtime_status"))
     r = api.get(f"/api/conversations/{cid}/trajectory")
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/json")
@@ -248,7 +248,7 @@ def populated(agent_server, llm):
     api = agent_server.new_account()
     cid = api.create_id("populate the workspace")
     c = wait_stopped(api, cid)
-    assert c["agent_state"] == "finished", c
+    assert c["agent_state"] == "finished", (c["agent_state"], c.get("error"), c.get("runtime_status"))
     run = [e for e in all_events(api, cid) if e.get("observation") == "run"][0]
     assert run["extras"]["metadata"]["exit_code"] == 0, run["content"]
     return api, cid

@@ -54,15 +54,15 @@ static int h_current(struct http_request *req, struct http_response *res, struct
 }
 
 static const struct route table[] = {
-    {"GET", "/", h_root, ROUTE_PUBLIC},
-    {"GET", "/things", h_list, ROUTE_ACCOUNT},
-    {"POST", "/things", h_create, ROUTE_ACCOUNT},
-    {"GET", "/things/current", h_current, ROUTE_ACCOUNT},
-    {"GET", "/things/{id}", h_get, ROUTE_ACCOUNT},
-    {"DELETE", "/things/{id}", h_delete, ROUTE_ACCOUNT},
-    {"POST", "/things/{id}/stop", h_stop, ROUTE_ACCOUNT},
-    {"GET", "/things/{id}/events/{event}", h_event, ROUTE_ACCOUNT},
-    {NULL, NULL, NULL, ROUTE_PUBLIC},
+    {"GET", "/", h_root, ROUTE_PUBLIC, 0},
+    {"GET", "/things", h_list, ROUTE_ACCOUNT, 0},
+    {"POST", "/things", h_create, ROUTE_ACCOUNT, 0},
+    {"GET", "/things/current", h_current, ROUTE_ACCOUNT, 0},
+    {"GET", "/things/{id}", h_get, ROUTE_ACCOUNT, 0},
+    {"DELETE", "/things/{id}", h_delete, ROUTE_ACCOUNT, 0},
+    {"POST", "/things/{id}/stop", h_stop, ROUTE_ACCOUNT, 0},
+    {"GET", "/things/{id}/events/{event}", h_event, ROUTE_ACCOUNT, 0},
+    {NULL, NULL, NULL, ROUTE_PUBLIC, 0},
 };
 
 struct match {
@@ -236,7 +236,7 @@ static void test_wrong_method(void **state)
 
 static void test_empty_table(void **state)
 {
-    const struct route empty[] = {{NULL, NULL, NULL, ROUTE_PUBLIC}};
+    const struct route empty[] = {{NULL, NULL, NULL, ROUTE_PUBLIC, 0}};
     struct match m;
     do_match(&m, empty, "GET", "/things");
     assert_null(m.route);

@@ -1590,7 +1590,7 @@ static int claim_own(struct store *s, const char *runner, int64_t account, int64
     int rc;
     struct error err = {0};
     for (;;) {
-        rc = s->ops->conversation_claim(s, runner, now, lease_until, out, &err);
+        rc = s->ops->conversation_claim(s, runner, "node-a", now, lease_until, now, out, &err);
         if (rc || out->account_id == account) break;
         others = realloc(others, (n + 1) * sizeof(*others));
         memcpy(others[n++], out->id, 33);
@@ -1716,6 +1716,131 @@ static void test_runner_lifecycle(void **state)
     assert_int_equal(s->ops->conversation_update(s, other, ra, &done, t, &err), 0);
 }
 
+/* Claims as node `node` (runner "<node>-r") at `now`, with conversations that waited since before
+ * `stale_before` free for anyone; see claim_own. */
+static int claim_on(struct store *s, const char *node, int64_t account, int64_t now,
+                    int64_t stale_before, struct conversation *out)
+{
+    char runner[64];
+    snprintf(runner, sizeof(runner), "%s-r", node);
+    char(*others)[33] = NULL;
+    size_t n = 0;
+    int rc;
+    struct error err = {0};
+    for (;;) {
+        rc = s->ops->conversation_claim(s, runner, node, now, now + 3600000000LL, stale_before, out,
+                                        &err);
+        if (rc || out->account_id == account) break;
+        others = realloc(others, (n + 1) * sizeof(*others));
+        memcpy(others[n++], out->id, 33);
+        conversation_free(out);
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct conversation_update release = {.release = true};
+        (void)s->ops->conversation_update(s, others[i], runner, &release, now, &err);
+    }
+    free(others);
+    return rc;
+}
+
+/* Hands a claimed conversation back to the queue at `t`, as a runner does on shutdown. */
+static void requeue(struct store *s, const char *id, const char *node, int64_t t)
+{
+    char runner[64];
+    struct error err = {0};
+    snprintf(runner, sizeof(runner), "%s-r", node);
+    struct conversation_update release = {.release = true};
+    assert_int_equal(s->ops->conversation_update(s, id, runner, &release, t, &err), 0);
+}
+
+/* Several nodes: the nodes table, the values all nodes agree on, and where a conversation runs
+ * again — on the node holding its workspace while that node lives (unless it waited too long),
+ * elsewhere once it is dead; a claim tells the node it came from. */
+static void test_nodes_and_workspace_homes(void **state)
+{
+    struct store *s = *state;
+    struct error err = {0};
+    char node1[64], node2[64], *url = NULL, *stored = NULL;
+    snprintf(node1, sizeof(node1), "%sn1", run_tag);
+    snprintf(node2, sizeof(node2), "%sn2", run_tag);
+    int64_t t = time_now_us(), alive = 0, hour = 3600000000LL;
+
+    /* nodes */
+    assert_int_equal(s->ops->node_get(s, node1, &url, &alive, &err), ERR_NOT_FOUND);
+    error_clear(&err);
+    assert_null(url);
+    assert_int_equal(s->ops->node_seen(s, node1, "http://a:3001", t + hour, &err), 0);
+    assert_int_equal(s->ops->node_seen(s, node2, NULL, t + hour, &err), 0);
+    assert_int_equal(s->ops->node_get(s, node1, &url, &alive, &err), 0);
+    assert_string_equal(url, "http://a:3001");
+    assert_int_equal(alive, t + hour);
+    free(url);
+    assert_int_equal(s->ops->node_seen(s, node1, NULL, t + 2 * hour, &err), 0); /* keeps url */
+    assert_int_equal(s->ops->node_get(s, node1, &url, &alive, &err), 0);
+    assert_string_equal(url, "http://a:3001");
+    assert_int_equal(alive, t + 2 * hour);
+    free(url);
+    assert_int_equal(s->ops->node_get(s, node2, &url, &alive, &err), 0);
+    assert_null(url);
+
+    /* cluster values: the first one stays */
+    char name[64];
+    snprintf(name, sizeof(name), "%scheck", run_tag);
+    assert_int_equal(s->ops->cluster_value(s, name, "one", &stored, &err), 0);
+    assert_string_equal(stored, "one");
+    free(stored);
+    assert_int_equal(s->ops->cluster_value(s, name, "two", &stored, &err), 0);
+    assert_string_equal(stored, "one");
+    free(stored);
+
+    /* homes */
+    int64_t a = new_account(s, "homes", false, 0);
+    char id[33];
+    struct conv_spec spec = {0};
+    must_create(s, a, &spec, id);
+    struct conversation c;
+    assert_int_equal(claim_on(s, node1, a, t, t - hour, &c), 0);
+    assert_string_equal(c.id, id);
+    assert_null(c.node); /* it had none */
+    conversation_free(&c);
+    /* published: the branch and its base stay with the conversation */
+    struct conversation_update pushed = {.branch = "openhands-workspace-abc", .base_commit = "f00"};
+    assert_int_equal(s->ops->conversation_update(s, id, "homes-none", &pushed, t, &err),
+                     ERR_CONFLICT); /* not that runner's */
+    error_clear(&err);
+    char runner1[80];
+    snprintf(runner1, sizeof(runner1), "%s-r", node1);
+    assert_int_equal(s->ops->conversation_update(s, id, runner1, &pushed, t, &err), 0);
+    assert_int_equal(s->ops->conversation_get(s, 0, id, &c, &err), 0); /* any account's */
+    assert_string_equal(c.node, node1);
+    assert_string_equal(c.branch, "openhands-workspace-abc");
+    assert_string_equal(c.base_commit, "f00");
+    conversation_free(&c);
+
+    /* Back in the queue: node 2 leaves it to the live node 1 ... */
+    requeue(s, id, node1, t);
+    assert_int_equal(claim_on(s, node2, a, t + 1, t - hour, &c), ERR_NOT_FOUND);
+    /* ... node 1 takes it, knowing it was its own ... */
+    assert_int_equal(claim_on(s, node1, a, t + 1, t - hour, &c), 0);
+    assert_string_equal(c.node, node1);
+    conversation_free(&c);
+    /* ... and once it has waited longer than stale_before allows, anyone may. */
+    requeue(s, id, node1, t + 2);
+    assert_int_equal(claim_on(s, node2, a, t + 3, t + 3, &c), 0);
+    assert_string_equal(c.id, id);
+    assert_string_equal(c.node, node1); /* where it was: node 2 rebuilds the workspace */
+    conversation_free(&c);
+    /* Node 2 dies (alive until t + 4): node 1 takes it over at once, without waiting. */
+    requeue(s, id, node2, t + 4);
+    assert_int_equal(s->ops->node_seen(s, node2, NULL, t + 4, &err), 0);
+    assert_int_equal(claim_on(s, node1, a, t + 5, t - hour, &c), 0);
+    assert_string_equal(c.node, node2);
+    conversation_free(&c);
+    assert_int_equal(s->ops->conversation_get(s, a, id, &c, &err), 0);
+    assert_string_equal(c.node, node1);
+    conversation_free(&c);
+}
+
 /* Many claimers on two stores (two processes) take every queued conversation exactly once. */
 #define CLAIM_CONVS   24
 #define CLAIM_THREADS 6
@@ -1746,7 +1871,7 @@ static void *claim_thread(void *arg)
         struct conversation c;
         struct error err = {0};
         int64_t t = time_now_us();
-        int rc = s->ops->conversation_claim(s, runner, t, t + 3600000000LL, &c, &err);
+        int rc = s->ops->conversation_claim(s, runner, "node-a", t, t + 3600000000LL, t, &c, &err);
         if (rc == ERR_NOT_FOUND) break;
         if (rc == ERR_UNAVAILABLE) continue; /* SQLite busy: try again */
         if (rc) {
@@ -1841,6 +1966,7 @@ int main(void)
         cmocka_unit_test(test_passwords_and_sessions),
         cmocka_unit_test(test_runner_lifecycle),
         cmocka_unit_test(test_claims_race),
+        cmocka_unit_test(test_nodes_and_workspace_homes),
         cmocka_unit_test(test_postgres_url_password_hidden),
         cmocka_unit_test(test_webhooks),
     };
