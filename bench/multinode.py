@@ -29,6 +29,12 @@ ratio to it:
           conversations / (last "conversation stopped" - first "conversation claimed"), from the
           processes' own log lines, so process start-up is not counted.
 
+  forward GET /api/conversations/{id}/list-files of a conversation whose workspace is on a
+          worker (`worker --listen`, its own data directory): asked of the worker itself (served
+          from its disk: the baseline) and of an API node, which relays it to the worker
+          (api/forward.c). Same wrk client, MN_ROUNDS rounds alternating the two; the median
+          round of each, and the ratio relayed/direct.
+
 Only reports: a slow result never fails. A broken setup does (exit 1): PostgreSQL or a node does
 not start, a key cannot be made, a GET does not answer 200, a conversation does not end.
 Everything started here is stopped, and the temporary directories removed, on exit (also on
@@ -36,7 +42,7 @@ Ctrl-C and SIGTERM).
 
 Environment:
   CLOUDHANDS_BIN   the binary (default build/cloudhands)
-  MN_PHASES        the parts to run, in order (default "http claims")
+  MN_PHASES        the parts to run, in order (default "http claims forward")
   MN_SECONDS       seconds per wrk measurement (default 10)
   MN_ROUNDS        rounds of the six HTTP measurements (default 3)
   MN_CONNS         connections in all, split over two wrk processes (default 64)
@@ -66,7 +72,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 BIN = os.environ.get("CLOUDHANDS_BIN") or str(ROOT / "build" / "cloudhands")
-PHASES = (os.environ.get("MN_PHASES") or "http claims").split()
+PHASES = (os.environ.get("MN_PHASES") or "http claims forward").split()
 SECS = int(os.environ.get("MN_SECONDS") or 10)
 ROUNDS = int(os.environ.get("MN_ROUNDS") or 3)
 CONNS = int(os.environ.get("MN_CONNS") or 64)
@@ -624,6 +630,71 @@ def print_claims(results):
     return out
 
 
+# ---- the forward part --------------------------------------------------------------------------
+
+def forward_part(admin_url):
+    tmp = Path(tempfile.mkdtemp(prefix="cloudhands-mn-"))
+    temp_dirs.append(tmp)
+    api_data, worker_data = tmp / "api", tmp / "worker"
+    api_data.mkdir()
+    worker_data.mkdir()
+    db = new_database(admin_url)
+    api = Node("fwd-api", api_data, db, ["--runners", "0", *NODE_ARGS])
+    (worker_data / "secret.key").write_bytes((api_data / "secret.key").read_bytes())
+    (worker_data / "secret.key").chmod(0o600)
+    wport = free_port()
+    llm = start_llm()
+    worker = Node("fwd-worker", worker_data, db,
+                  ["--runners", "1", "--listen", f"127.0.0.1:{wport}", "--llm-model", "gpt-4o",
+                   "--llm-base-url", llm], serve=False)
+    key = new_key(api_data, db)
+    conv = create(api.port, key, "bench task")
+    deadline = time.monotonic() + 60
+    while count_stopped(api_data, db) < 1:
+        if time.monotonic() > deadline:
+            die(f"the forward bench's conversation did not end (log: {worker.log})")
+        time.sleep(0.1)
+    path = f"/api/conversations/{conv}/list-files"
+    for port in (wport, api.port):
+        status, body = request(port, "GET", path, key)
+        if status != 200:
+            die(f"GET {path} at port {port} answered {status}: {body[:200]!r}")
+    pids = [api.proc.pid, worker.proc.pid]
+    auth = ["-H", f"Authorization: Bearer {key}"]
+    note(f"warming up; then {ROUNDS} rounds of 2 runs of {SECS} s")
+    for label, port in (("direct", wport), ("relayed", api.port)):
+        run_wrk(f"fwd-warm-{label}", [port, port], path, [*auth, "-d2s"], node_pids=pids)
+    results = {"direct": [], "relayed": []}
+    for r in range(1, ROUNDS + 1):
+        for label, port in (("direct", wport), ("relayed", api.port)):
+            res = run_wrk(f"fwd-{label}-{r}", [port, port], path, auth, node_pids=pids)
+            results[label].append(res)
+            print(f"  round {r} {label:8} {res['rps']:9.0f} req/s  non-2xx {res['errors']}"
+                  f"  timeouts {res['timeouts']}", flush=True)
+    worker.stop()
+    api.stop()
+    return results
+
+
+def print_forward(results):
+    print()
+    print(f"{'GET .../list-files (c=' + str(CONNS) + ')':44} {'req/s':>9} {'p99 ms':>8} "
+          f"{'vs direct':>10} {'CPU us/req: API node + worker + PG':>36}")
+    base = median_run(results["direct"])["rps"]
+    out = {}
+    for label, name in (("direct", "at the worker (its own disk)"),
+                        ("relayed", "at an API node, relayed to the worker")):
+        m = median_run(results[label])
+        out[label] = m
+        print(f"{name:44} {m['rps']:9.0f} {m['p99_ms'] or 0:8.2f} "
+              f"{100 * m['rps'] / base if base else 0:9.0f}% "
+              f"{m['cpu_nodes_us'] or 0:>26.1f} (both) + {m['cpu_pg_us'] or 0:.1f}")
+    ratios = " ".join(f"{100 * x['rps'] / y['rps']:.0f}%" if y["rps"] else "n/a"
+                      for x, y in zip(results["relayed"], results["direct"]))
+    print(f"  relayed/direct per round: {ratios}")
+    return out
+
+
 def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -642,15 +713,19 @@ def main():
         note(f"PostgreSQL {pg_settings(admin_url)} (version, fsync, synchronous_commit: "
              f"scripts/pg.sh's settings, for speed, not durability)")
         report = {}
-        http_results = claims_results = None
+        http_results = claims_results = forward_results = None
         if "http" in PHASES:
             http_results = http_part(admin_url)
         if "claims" in PHASES:
             claims_results = claims_part(admin_url)
+        if "forward" in PHASES:
+            forward_results = forward_part(admin_url)
         if http_results:
             report["http"] = print_http(http_results)
         if claims_results:
             report["claims"] = print_claims(claims_results)
+        if forward_results:
+            report["forward"] = print_forward(forward_results)
         with open(OUT / "mn-results.json", "w") as f:
             json.dump(report, f, indent=1, default=str)
         print(f"\nnote: every process (wrk, the nodes, the workers, PostgreSQL) shares this "
