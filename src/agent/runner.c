@@ -36,6 +36,9 @@ struct runner_pool {
     char (*stopped)[33];
     size_t n_stopped;
     bool sweep;
+    /* Held while a workspace is removed, and while a claimed conversation is entered in runs[]:
+     * a workspace is never removed under a run that has started. */
+    pthread_mutex_t workspace_mu;
 };
 
 #define STOPPED_MAX       256
@@ -58,6 +61,16 @@ static int64_t lease_until(const struct runner_pool *pool)
 
 /* Removes this node's copy of conversation `id` when the conversation is gone, or has moved to
  * another node (this one was busy or down when it was to run again). */
+static bool running_here(struct runner_pool *pool, const char *id)
+{
+    bool running = false;
+    pthread_mutex_lock(&pool->mu);
+    for (int i = 0; i < pool->n && !running; i++)
+        running = pool->runs[i] && strcmp(pool->runs[i]->conv.id, id) == 0;
+    pthread_mutex_unlock(&pool->mu);
+    return running;
+}
+
 static void remove_if_gone(struct runner_pool *pool, const char *id)
 {
     struct app *app = pool->app;
@@ -65,6 +78,11 @@ static void remove_if_gone(struct runner_pool *pool, const char *id)
     struct conversation c;
     struct error err = {0};
     struct stat st;
+    pthread_mutex_lock(&pool->workspace_mu);
+    if (running_here(pool, id)) {
+        pthread_mutex_unlock(&pool->workspace_mu);
+        return;
+    }
     conversation_workspace(app, id, &ws);
     size_t len = ws.len;
     bool here = stat(ws.data, &st) == 0;
@@ -74,8 +92,7 @@ static void remove_if_gone(struct runner_pool *pool, const char *id)
     buf_adds(&ws, ".log");
     here = here || stat(ws.data, &st) == 0;
     buf_release(&ws);
-    if (!here) return;
-    int rc = app->store->ops->conversation_get(app->store, 0, id, &c, &err);
+    int rc = here ? app->store->ops->conversation_get(app->store, 0, id, &c, &err) : ERR_INTERNAL;
     if (rc == 0 && c.node && strcmp(c.node, app->node_id) != 0) {
         log_info("removing the workspace of a conversation that moved", "conversation=%s node=%s",
                  id, c.node);
@@ -86,6 +103,7 @@ static void remove_if_gone(struct runner_pool *pool, const char *id)
     }
     if (rc == 0) conversation_free(&c);
     error_clear(&err);
+    pthread_mutex_unlock(&pool->workspace_mu);
 }
 
 /* The workspaces of conversations that are gone: those named by stop signals since the last
@@ -132,6 +150,8 @@ static void node_seen(struct runner_pool *pool)
 
 static void run_one(struct runner_pool *pool, int index, struct conversation *conv)
 {
+    /* It ran on another node since it last ran here: a copy here is out of date. */
+    bool moved = conv->node && strcmp(conv->node, pool->app->node_id) != 0;
     struct agent_run *r = xcalloc(1, sizeof(*r));
     r->app = pool->app;
     r->conv = *conv; /* takes ownership of the strings */
@@ -140,10 +160,13 @@ static void run_one(struct runner_pool *pool, int index, struct conversation *co
     r->renewed_at = time_now_us();
     pthread_mutex_init(&r->mu, NULL);
 
+    pthread_mutex_lock(&pool->workspace_mu);
     pthread_mutex_lock(&pool->mu);
     pool->runs[index] = r;
     bool stopping = atomic_load(&pool->stopping);
     pthread_mutex_unlock(&pool->mu);
+    if (moved) conversation_workspace_remove(pool->app, r->conv.id);
+    pthread_mutex_unlock(&pool->workspace_mu);
     if (stopping) agent_run_cancel(r, RUN_SHUTDOWN);
 
     log_info("conversation claimed", "conversation=%s runner=%s", r->conv.id, r->runner);
@@ -177,9 +200,6 @@ static void *runner_thread(void *p)
             pool->app->store, runner, pool->app->node_id, now, now + lease_us(pool),
             now - lease_us(pool), &conv, &err);
         if (rc == 0) {
-            /* It ran on another node since it last ran here: a copy here is out of date. */
-            if (conv.node && strcmp(conv.node, pool->app->node_id) != 0)
-                conversation_workspace_remove(pool->app, conv.id);
             run_one(pool, index, &conv);
         } else {
             if (rc != ERR_NOT_FOUND)
@@ -271,6 +291,7 @@ int runner_pool_start(struct app *app, struct runner_pool **out, struct error *e
     crypto_hex(rnd, sizeof(rnd), hex);
     snprintf(pool->id, sizeof(pool->id), "%.20s-%d-%s", host, (int)getpid(), hex);
     pthread_mutex_init(&pool->mu, NULL);
+    pthread_mutex_init(&pool->workspace_mu, NULL);
     atomic_init(&pool->stopping, false);
     pool->sweep = true; /* deleted while this node was down */
     *out = pool;
@@ -311,6 +332,7 @@ void runner_pool_stop(struct runner_pool *pool)
         notify_unsubscribe(NOTIFY_STOP, on_stop, pool);
     }
     pthread_mutex_destroy(&pool->mu);
+    pthread_mutex_destroy(&pool->workspace_mu);
     free(pool->runs);
     free(pool->threads);
     free(pool->stopped);

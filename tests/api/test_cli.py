@@ -1,5 +1,6 @@
 """The operator's CLI: users, keys, --help, --version, env vars vs flags."""
 
+import os
 import re
 import subprocess
 import threading
@@ -220,3 +221,22 @@ def test_bad_node_flags_are_refused(binary, tmp_path, argv, says):
     assert p.returncode != 0, p
     assert says in p.stderr, p.stderr
     assert "working" not in p.stderr
+
+
+def test_a_data_directory_with_another_secret_key_is_refused(server_factory):
+    """secret.key replaced behind the database's back (a bad restore, a copy from elsewhere):
+    every command refuses to start and says what is wrong, instead of answering 401 to every API
+    key; with the right key back, all works as before."""
+    srv = server_factory()
+    key = srv.create_key(srv.add_user())
+    srv.stop()
+    path = srv.data_dir / "secret.key"
+    right = path.read_bytes()
+    path.write_bytes(os.urandom(32))
+    p = run_cli("user", "list", data_dir=srv.data_dir, check=False)
+    assert p.returncode == 1, p
+    assert "secret.key is not the key this database was set up with" in p.stderr, p.stderr
+    assert key not in p.stderr and right.hex() not in p.stderr
+    path.write_bytes(right)
+    srv.start()
+    assert srv.api(key).get("/api/conversations").status_code == 200
