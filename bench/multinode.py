@@ -425,12 +425,18 @@ def count_stopped(data, db):
 
 # ---- the HTTP part -----------------------------------------------------------------------------
 
-def http_part(admin_url):
+def data_dirs(*names):
+    """Fresh data directories under one temporary directory (removed at exit)."""
     tmp = Path(tempfile.mkdtemp(prefix="cloudhands-mn-"))
     temp_dirs.append(tmp)
-    sdata, pdata = tmp / "sqlite", tmp / "pg"
-    sdata.mkdir()
-    pdata.mkdir()
+    dirs = [tmp / name for name in names]
+    for d in dirs:
+        d.mkdir()
+    return dirs
+
+
+def http_part(admin_url):
+    sdata, pdata = data_dirs("sqlite", "pg")
     pdb = new_database(admin_url)
     note("starting the nodes: one on SQLite, two on PostgreSQL (same data directory)")
     s = Node("http-sqlite", sdata, None, ["--runners", "0", *NODE_ARGS])
@@ -536,10 +542,7 @@ def start_llm():
 def claims_scenario(name, store_url, n, llm_url, layout):
     """Queues n conversations, then lets `layout` take them: "sqlite" (serve --runners 16),
     "pg-1x16" (one worker) or "pg-2x8" (two workers). Returns conversations per second."""
-    tmp = Path(tempfile.mkdtemp(prefix="cloudhands-mn-"))
-    temp_dirs.append(tmp)
-    data = tmp / "data"
-    data.mkdir()
+    data, = data_dirs("data")
     db = new_database(store_url) if layout != "sqlite" else None
     api = Node(f"{name}-api", data, db, ["--runners", "0"])
     key = new_key(data, db)
@@ -633,11 +636,7 @@ def print_claims(results):
 # ---- the forward part --------------------------------------------------------------------------
 
 def forward_part(admin_url):
-    tmp = Path(tempfile.mkdtemp(prefix="cloudhands-mn-"))
-    temp_dirs.append(tmp)
-    api_data, worker_data = tmp / "api", tmp / "worker"
-    api_data.mkdir()
-    worker_data.mkdir()
+    api_data, worker_data = data_dirs("api", "worker")
     db = new_database(admin_url)
     api = Node("fwd-api", api_data, db, ["--runners", "0", *NODE_ARGS])
     (worker_data / "secret.key").write_bytes((api_data / "secret.key").read_bytes())

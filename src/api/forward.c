@@ -19,9 +19,12 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-#define FORWARDED_HEADER  "X-Cloudhands-Forwarded"
-#define FORWARD_SILENCE_S 600 /* a zip of a large workspace takes a while before its first byte */
-#define RELAYED_BODY_MAX  (8 * 1024 * 1024) /* an error answer, kept in memory */
+#define FORWARDED_HEADER "X-Cloudhands-Forwarded"
+/* How long the home node may stay silent. An answer blocks one of this node's HTTP threads
+ * meanwhile, so only a zip, which the home node builds whole before its first byte, gets long. */
+#define FORWARD_SILENCE_S     30
+#define FORWARD_ZIP_SILENCE_S 600
+#define RELAYED_BODY_MAX      (8 * 1024 * 1024) /* an error answer, kept in memory */
 
 static bool write_all(const char *data, size_t len, void *ctx)
 {
@@ -105,7 +108,9 @@ static int relay(struct http_request *req, const char *base, struct http_respons
     struct http_client_request rq = {.method = "GET",
                                      .url = url.data,
                                      .headers = headers,
-                                     .timeout_s = FORWARD_SILENCE_S,
+                                     .timeout_s = req->route->handler == api_zip_directory
+                                                      ? FORWARD_ZIP_SILENCE_S
+                                                      : FORWARD_SILENCE_S,
                                      .max_response = RELAYED_BODY_MAX,
                                      .capture = {"Content-Type"},
                                      .on_data = write_all,

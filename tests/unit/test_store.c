@@ -1579,18 +1579,20 @@ static void test_webhooks(void **state)
 
 /* ---- the runtime: claims, leases, the runner rule, follow-ups ---- */
 
-/* Claims for `runner` until the claim is one of `account`'s conversations (returned in *out).
- * Anyone else's claimed on the way (the database may be shared) is held until then and handed
- * back afterwards. ERR_NOT_FOUND when nothing of the account's is waiting. */
-static int claim_own(struct store *s, const char *runner, int64_t account, int64_t now,
-                     int64_t lease_until, struct conversation *out)
+/* Claims for `runner` of `node` until the claim is one of `account`'s conversations (returned in
+ * *out). Anyone else's claimed on the way (the database may be shared) is held until then and
+ * handed back afterwards. ERR_NOT_FOUND when nothing of the account's is waiting (for `node`:
+ * conversations homed elsewhere wait for their node unless queued before `stale_before`). */
+static int claim_as(struct store *s, const char *runner, const char *node, int64_t account,
+                    int64_t now, int64_t lease_until, int64_t stale_before,
+                    struct conversation *out)
 {
     char(*others)[33] = NULL;
     size_t n = 0;
     int rc;
     struct error err = {0};
     for (;;) {
-        rc = s->ops->conversation_claim(s, runner, "node-a", now, lease_until, now, out, &err);
+        rc = s->ops->conversation_claim(s, runner, node, now, lease_until, stale_before, out, &err);
         if (rc || out->account_id == account) break;
         others = realloc(others, (n + 1) * sizeof(*others));
         memcpy(others[n++], out->id, 33);
@@ -1602,6 +1604,13 @@ static int claim_own(struct store *s, const char *runner, int64_t account, int64
     }
     free(others);
     return rc;
+}
+
+/* claim_as on one node, where nothing waits for another. */
+static int claim_own(struct store *s, const char *runner, int64_t account, int64_t now,
+                     int64_t lease_until, struct conversation *out)
+{
+    return claim_as(s, runner, "node-a", account, now, lease_until, now, out);
 }
 
 static int append(struct store *s, const char *conv, const char *runner,
@@ -1716,31 +1725,13 @@ static void test_runner_lifecycle(void **state)
     assert_int_equal(s->ops->conversation_update(s, other, ra, &done, t, &err), 0);
 }
 
-/* Claims as node `node` (runner "<node>-r") at `now`, with conversations that waited since before
- * `stale_before` free for anyone; see claim_own. */
+/* Claims as node `node` (runner "<node>-r") at `now`; see claim_as. */
 static int claim_on(struct store *s, const char *node, int64_t account, int64_t now,
                     int64_t stale_before, struct conversation *out)
 {
-    char runner[64];
+    char runner[80];
     snprintf(runner, sizeof(runner), "%s-r", node);
-    char(*others)[33] = NULL;
-    size_t n = 0;
-    int rc;
-    struct error err = {0};
-    for (;;) {
-        rc = s->ops->conversation_claim(s, runner, node, now, now + 3600000000LL, stale_before, out,
-                                        &err);
-        if (rc || out->account_id == account) break;
-        others = realloc(others, (n + 1) * sizeof(*others));
-        memcpy(others[n++], out->id, 33);
-        conversation_free(out);
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct conversation_update release = {.release = true};
-        (void)s->ops->conversation_update(s, others[i], runner, &release, now, &err);
-    }
-    free(others);
-    return rc;
+    return claim_as(s, runner, node, account, now, now + 3600000000LL, stale_before, out);
 }
 
 /* Hands a claimed conversation back to the queue at `t`, as a runner does on shutdown. */
