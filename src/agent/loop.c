@@ -591,11 +591,19 @@ static int open_repository(struct run_state *st, struct error *err)
     if (st->repo.restored) {
         /* The model's earlier observations describe a workspace that is gone: say what it has. */
         struct buf text = BUF_INIT;
-        buf_addf(&text,
-                 "The workspace was rebuilt on another machine: %s was cloned again and the work "
-                 "branch \"%s\" checked out as it was last pushed. Files that were never "
-                 "committed and pushed, and anything outside the repository, are gone.",
-                 st->repo.inside_dir, st->repo.work_branch);
+        if (st->repo.branch_gone)
+            buf_addf(&text,
+                     "The workspace was rebuilt on another machine: %s was cloned again. The work "
+                     "branch \"%s\" is no longer on the git provider (deleted, perhaps after a "
+                     "merge), so it was made again from \"%s\". Files from earlier runs, and "
+                     "anything outside the repository, are gone.",
+                     st->repo.inside_dir, st->repo.work_branch, st->repo.base_branch);
+        else
+            buf_addf(&text,
+                     "The workspace was rebuilt on another machine: %s was cloned again and the "
+                     "work branch \"%s\" checked out as it was last pushed. Files that were never "
+                     "committed and pushed, and anything outside the repository, are gone.",
+                     st->repo.inside_dir, st->repo.work_branch);
         json_t *extras = json_pack("{s:s, s:b}", "branch", st->repo.work_branch, "restored", 1);
         json_t *ev = event_observation("git", -1, text.data, text.data, extras, NULL);
         json_object_set_new(ev, "source", json_string("environment"));

@@ -363,6 +363,7 @@ static int clone_repository(struct app *app, struct repo_work *rw, const struct 
     }
     if (restore) {
         rw->restored = true; /* the model has the workspace context from the first run */
+        rw->branch_gone = !fetched;
     } else {
         rw->instructions = read_instructions(rw->host_dir);
         rw->cloned = true;

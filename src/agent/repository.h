@@ -49,6 +49,7 @@ struct repo_work {
     char *instructions; /* repo.md or AGENTS.md as cloned (first run only), or NULL */
     bool cloned;        /* this call made the clone (the conversation's first run) */
     bool restored;      /* this call rebuilt a lost workspace from the pushed work branch */
+    bool branch_gone;   /* ... which the provider no longer had: made again from the base */
 };
 
 /* Makes (first run) or reopens the conversation's repository. Errors are for the conversation:

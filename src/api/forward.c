@@ -153,15 +153,34 @@ int workspace_forward(struct http_request *req, struct http_response *res, struc
 {
     struct app *app = req->app;
     const char *id = req->params[0];
-    if (http_header(req, FORWARDED_HEADER) || !conversation_id_valid(id)) return FORWARD_NOT_NEEDED;
+    const char *from = http_header(req, FORWARDED_HEADER);
+    if (!conversation_id_valid(id)) return FORWARD_NOT_NEEDED;
     struct conversation c;
     int rc = app->store->ops->conversation_get(app->store, req->auth.account.id, id, &c, err);
     if (rc == ERR_NOT_FOUND) error_clear(err);
     if (rc) return rc == ERR_NOT_FOUND ? FORWARD_NOT_NEEDED : rc;
     bool here = !c.node || strcmp(c.node, app->node_id) == 0;
     char *url = NULL;
-    if (!here && !(rc = holder_url(app, c.node, &url, err))) rc = relay(req, url, res, err);
+    if (here) {
+        rc = FORWARD_NOT_NEEDED;
+    } else if (from) {
+        /* Sent here as the holder, but this is not it: the URL recorded for the holder leads
+         * elsewhere (say, a loopback address seen from another machine). Answering from this
+         * node's disk would be a wrong answer that looks right. */
+        struct buf sender = BUF_INIT;
+        log_value(&sender, from); /* a header: anyone may send it */
+        log_error("a forwarded workspace request reached the wrong node: the holder's URL leads "
+                  "here; set --node-url on the holder",
+                  "conversation=%s holder=%s from=%s", id, c.node, sender.data);
+        buf_release(&sender);
+        rc = error_set(err, ERR_UNAVAILABLE,
+                       "The address recorded for the machine that holds this conversation's "
+                       "workspace leads to another machine: the operator needs to set --node-url "
+                       "on it (docs/DEPLOYMENT.md).");
+    } else if (!(rc = holder_url(app, c.node, &url, err))) {
+        rc = relay(req, url, res, err);
+    }
     free(url);
     conversation_free(&c);
-    return here ? FORWARD_NOT_NEEDED : rc;
+    return rc;
 }

@@ -636,3 +636,51 @@ def test_a_node_with_another_secret_key_is_refused(server_factory, workers, llm,
     assert "same secret.key" in str(e.value)
     # The database is untouched: the API node serves on.
     assert api_node.new_account().get("/api/conversations").status_code == 200
+
+
+def test_a_wrong_node_url_and_a_deleted_work_branch(server_factory, workers, llm, tmp_path):
+    """Worker A records a URL that leads to the API node instead of itself (a --node-url mistake):
+    a workspace request relayed there is answered 503 naming the mistake, not from the API node's
+    own (empty) disk. Then A dies and the work branch is deleted on the provider (say, merged):
+    the follow-up on B makes the branch again from the base, and the model is told so."""
+    repos = tmp_path / "bare"
+    make_bare_repo(repos, "acme/demo", {"README.md": "# Demo\n"})
+    git_args = ["--default-git-provider", "git",
+                "--git-url-template", f"file://{repos}/{{owner}}/{{repo}}.git"]
+    api_node = server_factory(name="api", args=git_args)
+    db = {"CLOUDHANDS_DB": db_url_for(api_node.data_dir)}
+    dir_a, dir_b = machine(tmp_path, "machine-a", api_node), machine(tmp_path, "machine-b", api_node)
+    a = workers(dir_a, llm, name="worker-a", env=db,
+                extra=["--listen", "127.0.0.1:0", "--node-url", api_node.base_url, *git_args])
+    api = api_node.new_account()
+    llm.script([{"tool_calls": [call("execute_bash", command="echo one > one.txt")]},
+                {"tool_calls": [call("finish", message="Add one.txt")]}])
+    cid = api.create_id("add one.txt", repository="acme/demo")
+    first = wait_stopped(api, cid, timeout=30)
+    assert first["agent_state"] == "finished", first.get("error")
+    r = api.get(f"/api/conversations/{cid}/list-files")
+    assert r.status_code == 503 and "--node-url" in r.text, r.text
+    assert "reached the wrong node" in api_node.stderr()
+
+    a.kill()
+    bare = repos / "acme/demo.git"
+    git("--git-dir", str(bare), "branch", "-D", first["branch"])
+    b = workers(dir_b, llm, name="worker-b", env=db, extra=["--listen", "127.0.0.1:0", *git_args])
+    llm.script([{"tool_calls": [call("execute_bash", command="ls -1")]},
+                {"tool_calls": [call("execute_bash", command="echo two > two.txt")]},
+                {"tool_calls": [call("finish", message="Add two.txt")]}])
+    assert api.post(f"/api/conversations/{cid}/message", json={"message": "add two"}).ok
+    second = wait_stopped(api, cid, timeout=30)
+    assert second["agent_state"] == "finished", (second.get("error"), b.stderr())
+    assert second["branch"] == first["branch"]
+    note = [e for e in all_events(api, cid)
+            if e.get("observation") == "git" and e["extras"].get("restored")]
+    assert len(note) == 1 and "no longer on the git provider" in note[0]["content"], note
+    assert "made again from \"main\"" in note[0]["content"]
+    shown = [e for e in all_events(api, cid) if e.get("observation") == "run"][-2]["content"]
+    assert shown.split("\n")[:2] == ["README.md", "[The command completed with exit code 0.]"], \
+        shown
+    log = git("--git-dir", str(bare), "log", "--format=%s", first["branch"]).stdout.split("\n")
+    assert log[:3] == ["Add two.txt", "initial commit", ""], log
+    r = api.get(f"/api/conversations/{cid}/git/changes")
+    assert r.status_code == 200 and r.json() == [{"status": "A", "path": "demo/two.txt"}], r.text
