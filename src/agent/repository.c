@@ -240,7 +240,11 @@ static int fetch_pushed_work(struct repo_work *rw, const char *base_commit, bool
     }
     git_result_release(&res);
     buf_release(&refspec);
-    if (rc || !base_commit || !*base_commit) return rc;
+    /* A commit id as the server recorded it (rev-parse), never anything git could take for an
+     * option. */
+    if (rc || !base_commit || strlen(base_commit) < 40 ||
+        strspn(base_commit, "0123456789abcdef") != strlen(base_commit))
+        return rc;
     if (!have_commit(rw, base_commit, cancel)) {
         const char *by_id[] = {"fetch",  "--quiet",   "--no-tags", "--depth=1",
                                "origin", base_commit, NULL};

@@ -24,7 +24,8 @@
  * meanwhile, so only a zip, which the home node builds whole before its first byte, gets long. */
 #define FORWARD_SILENCE_S     30
 #define FORWARD_ZIP_SILENCE_S 600
-#define RELAYED_BODY_MAX      (8 * 1024 * 1024) /* an error answer, kept in memory */
+/* An answer kept in memory: select-file's 5 MiB of text, escaped as JSON, at most. */
+#define RELAYED_BODY_MAX (64 * 1024 * 1024)
 
 static bool write_all(const char *data, size_t len, void *ctx)
 {
@@ -100,40 +101,45 @@ static int relay(struct http_request *req, const char *base, struct http_respons
     headers[n++] = mark.data;
     headers[n] = NULL;
 
-    /* The answer goes to an unnamed file, as zip-directory's own does (api/git.c). */
-    int fd = open(app->cfg.data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    /* A zip goes to an unnamed file, as zip-directory's own does (api/git.c); the other
+     * answers are small enough for memory. */
+    bool zip = req->route->handler == api_zip_directory;
+    int fd = zip ? open(app->cfg.data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600) : -1;
     int rc = 0;
-    if (fd < 0)
+    if (zip && fd < 0)
         rc = error_set(err, ERR_INTERNAL, "cannot create a temporary file: %s", strerror(errno));
     struct http_client_request rq = {.method = "GET",
                                      .url = url.data,
                                      .headers = headers,
-                                     .timeout_s = req->route->handler == api_zip_directory
-                                                      ? FORWARD_ZIP_SILENCE_S
-                                                      : FORWARD_SILENCE_S,
+                                     .timeout_s = zip ? FORWARD_ZIP_SILENCE_S : FORWARD_SILENCE_S,
                                      .max_response = RELAYED_BODY_MAX,
-                                     .capture = {"Content-Type"},
-                                     .on_data = write_all,
-                                     .on_data_ctx = &fd};
+                                     .on_data = zip ? write_all : NULL,
+                                     .on_data_ctx = &fd,
+                                     .keep_alive = true};
     struct http_client_response resp = {0};
     if (!rc && http_client_request(&rq, &resp, err) != 0) {
-        log_error("the node holding a workspace did not answer", "url=%s error=\"%s\"", url.data,
-                  err->message);
+        struct buf where = BUF_INIT, why = BUF_INIT;
+        log_value(&where, url.data); /* the query is the client's */
+        log_value(&why, err->message);
+        log_error("the node holding a workspace did not answer", "url=%s error=%s", where.data,
+                  why.data);
+        buf_release(&where);
+        buf_release(&why);
         error_clear(err);
         rc = error_set(err, ERR_UNAVAILABLE,
                        "The machine that holds this conversation's workspace did not answer; try "
                        "again in a moment.");
     }
-    if (!rc && resp.status >= 200 && resp.status < 300 && lseek(fd, 0, SEEK_SET) == 0) {
-        const char *type = resp.captured[0] ? resp.captured[0] : "";
+    bool ok = !rc && resp.status >= 200 && resp.status < 300;
+    if (ok && zip && lseek(fd, 0, SEEK_SET) == 0) {
         res->status = (unsigned)resp.status;
         res->file_fd = fd;
         fd = -1;
-        if (strncmp(type, "application/zip", 15) == 0) {
-            res->content_type = "application/zip";
-            res->disposition = "attachment; filename=\"workspace.zip\"";
-        }
-    } else if (!rc) {
+        res->content_type = "application/zip";
+        res->disposition = "attachment; filename=\"workspace.zip\"";
+    } else if (ok && zip) {
+        rc = error_set(err, ERR_INTERNAL, "cannot read the relayed zip back: %s", strerror(errno));
+    } else if (!rc) { /* JSON, whether an answer or an error */
         res->status = resp.status >= 200 && resp.status < 600 ? (unsigned)resp.status : 502;
         buf_add(&res->body, resp.body.data ? resp.body.data : "", resp.body.len);
     }

@@ -17,10 +17,31 @@
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_OK;
+static pthread_key_t kept_handle; /* the thread's handle for keep_alive requests */
+
+static void free_kept_handle(void *h)
+{
+    curl_easy_cleanup(h);
+}
 
 static void curl_init_once(void)
 {
     curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (pthread_key_create(&kept_handle, free_kept_handle) != 0) abort();
+}
+
+/* A handle for a request: a fresh one, or the thread's kept one with its options reset (its
+ * connections stay). */
+static CURL *handle_for(const struct http_client_request *rq)
+{
+    if (!rq->keep_alive) return curl_easy_init();
+    CURL *h = pthread_getspecific(kept_handle);
+    if (h) {
+        curl_easy_reset(h);
+    } else if ((h = curl_easy_init())) {
+        pthread_setspecific(kept_handle, h);
+    }
+    return h;
 }
 
 int http_client_init(struct error *err)
@@ -143,7 +164,7 @@ int http_client_request(const struct http_client_request *rq, struct http_client
     resp->retry_after_ms = -1;
     int rc = http_client_init(err);
     if (rc) return rc;
-    CURL *h = curl_easy_init();
+    CURL *h = handle_for(rq);
     if (!h) return error_set(err, ERR_INTERNAL, "libcurl could not create a handle");
     struct exchange x = {.rq = rq,
                          .resp = resp,
@@ -208,7 +229,7 @@ int http_client_request(const struct http_client_request *rq, struct http_client
     }
     curl_slist_free_all(headers);
     curl_slist_free_all(resolve);
-    curl_easy_cleanup(h);
+    if (!rq->keep_alive) curl_easy_cleanup(h);
     return rc;
 }
 

@@ -37,6 +37,10 @@ struct http_client_request {
      * false to end the transfer. timeout_s then bounds a silence, not the whole request. */
     bool (*on_data)(const char *data, size_t len, void *ctx);
     void *on_data_ctx;
+    /* Keeps the connection for the calling thread's next keep_alive request to the same server
+     * (one curl handle per thread, freed when the thread ends). For requests from a long-lived
+     * thread pool to servers of our own (api/forward.c): never with `resolve`. */
+    bool keep_alive;
 };
 
 struct http_client_response {
