@@ -49,12 +49,12 @@ static int holder_url(struct app *app, const char *node, char **url, struct erro
     int rc = app->store->ops->node_get(app->store, node, url, &alive_until, err);
     if (rc && rc != ERR_NOT_FOUND) return rc;
     error_clear(err);
-    int64_t silent_s = (time_now_us() - alive_until) / USEC_PER_SEC;
-    if (rc == ERR_NOT_FOUND || silent_s > 0) {
+    int64_t now = time_now_us();
+    if (rc == ERR_NOT_FOUND || now > alive_until) {
         free(*url);
         *url = NULL;
         log_info("workspace on a node that is not alive", "node=%s for_s=%lld", node,
-                 (long long)silent_s);
+                 rc ? -1LL : (long long)((now - alive_until) / USEC_PER_SEC));
         return error_set(err, ERR_UNAVAILABLE,
                          "The machine that holds this conversation's workspace is not running. "
                          "The workspace is back when it is, or when a follow-up message runs the "

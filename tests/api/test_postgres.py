@@ -559,6 +559,12 @@ def test_workspaces_follow_their_conversation_across_machines(server_factory, wo
     assert r.status_code == 404 and "nowhere" in r.text, r.text
     other = api_node.new_account()
     assert other.get(f"/api/conversations/{cid}/list-files").status_code == 404
+    # A client that sends the forwarding mark itself gets no answer from the wrong disk, and its
+    # value cannot forge fields of the log line.
+    r = api.get(f"/api/conversations/{cid}/list-files",
+                headers={"X-Cloudhands-Forwarded": 'x" level=info msg="forged'})
+    assert r.status_code == 503 and "--node-url" in r.text, r.text
+    assert 'from="x\\" level=info msg=\\"forged"' in api_node.stderr(), api_node.stderr()
     # A worker serves workspaces and nothing else.
     assert requests.get(worker_url(a) + "/api/conversations", timeout=5,
                         headers=api.headers).status_code == 404
