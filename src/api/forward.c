@@ -44,12 +44,15 @@ static bool write_all(const char *data, size_t len, void *ctx)
  * caller. */
 static int holder_url(struct app *app, const char *node, char **url, struct error *err)
 {
-    int64_t alive_until = 0;
+    struct node holder;
     *url = NULL;
-    int rc = app->store->ops->node_get(app->store, node, url, &alive_until, err);
+    int rc = app->store->ops->node_get(app->store, node, &holder, err);
     if (rc && rc != ERR_NOT_FOUND) return rc;
     error_clear(err);
-    int64_t now = time_now_us();
+    *url = holder.url;
+    holder.url = NULL;
+    int64_t now = time_now_us(), alive_until = holder.alive_until;
+    node_free(&holder);
     if (rc == ERR_NOT_FOUND || now > alive_until) {
         free(*url);
         *url = NULL;

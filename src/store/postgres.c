@@ -86,6 +86,7 @@
     "selected_branch, git_provider, conversation_instructions, runtime_status, branch, error, "    \
     "pull_requests, metrics, node, base_commit, created_at, updated_at"
 #define KEY_COLS     "id, account_id, name, created_at, last_used_at, expires_at"
+#define NODE_COLS    "n.id, n.url, n.alive_until"
 #define ACCOUNT_COLS "id, name, is_admin, max_concurrent, created_at"
 #define WEBHOOK_COLS "id, account_id, url, events, description, secret_sealed, created_at"
 #define DELIVERY_COLS                                                                              \
@@ -166,6 +167,7 @@ enum stmt_id {
     ST_DELIVERY_FINISH,
     ST_NODE_SEEN,
     ST_NODE_GET,
+    ST_NODE_LIST,
     ST_CLUSTER_PUT,
     ST_CLUSTER_GET,
     ST_COUNT
@@ -345,7 +347,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_NODE_SEEN] = "INSERT INTO nodes(id, url, alive_until) VALUES($1, $2, $3) ON CONFLICT(id) "
                      "DO UPDATE SET url = COALESCE(excluded.url, nodes.url), "
                      "alive_until = excluded.alive_until",
-    [ST_NODE_GET] = "SELECT url, alive_until FROM nodes WHERE id = $1",
+    [ST_NODE_GET] = "SELECT " NODE_COLS " FROM nodes n WHERE id = $1",
+    [ST_NODE_LIST] = "SELECT " NODE_COLS ", (SELECT count(*) FROM conversations c "
+                     "WHERE c.node = n.id) FROM nodes n ORDER BY id COLLATE \"C\"",
     [ST_CLUSTER_PUT] = "INSERT INTO cluster(name, value) VALUES($1, $2) ON CONFLICT DO NOTHING",
     [ST_CLUSTER_GET] = "SELECT value FROM cluster WHERE name = $1",
 };
@@ -2041,24 +2045,35 @@ static int pg_node_seen(struct store *store, const char *id, const char *url, in
     return write_alone(store->impl, NULL, err, ST_NODE_SEEN, "ttl", id, url, alive_until);
 }
 
-static int pg_node_get(struct store *store, const char *id, char **url, int64_t *alive_until,
-                       struct error *err)
+static void row_node(const PGresult *r, int row, void *elem)
+{
+    struct node *n = elem;
+    n->id = col_str(r, row, 0);
+    n->url = col_str(r, row, 1);
+    n->alive_until = col_int64(r, row, 2);
+    if (PQnfields(r) > 3) n->workspaces = col_int64(r, row, 3);
+}
+
+static int pg_node_get(struct store *store, const char *id, struct node *out, struct error *err)
 {
     struct pg_store *s = store->impl;
     struct conn *cn;
     PGresult *res;
-    *url = NULL;
-    *alive_until = 0;
+    memset(out, 0, sizeof(*out));
     int rc = conn_get(s, &cn, err);
     if (rc) return rc;
     rc = q_one(s, cn, err, &res, ST_NODE_GET, "t", id);
     conn_put(s, cn);
     if (rc) return rc;
     if (!res) return error_set(err, ERR_NOT_FOUND, "node not found");
-    *url = col_str(res, 0, 0);
-    *alive_until = col_int64(res, 0, 1);
+    row_node(res, 0, out);
     PQclear(res);
     return 0;
+}
+
+static int pg_node_list(struct store *store, struct node **out, size_t *n, struct error *err)
+{
+    return q_list(store->impl, sizeof(**out), row_node, (void **)out, n, err, ST_NODE_LIST, "");
 }
 
 static int pg_cluster_value(struct store *store, const char *name, const char *value, char **stored,
@@ -2347,6 +2362,7 @@ static const struct store_ops postgres_ops = {
     .webhook_delivery_finish = pg_webhook_delivery_finish,
     .node_seen = pg_node_seen,
     .node_get = pg_node_get,
+    .node_list = pg_node_list,
     .cluster_value = pg_cluster_value,
     .read_begin = pg_read_begin,
     .read_end = pg_read_end,

@@ -60,6 +60,7 @@
     "selected_branch, git_provider, conversation_instructions, runtime_status, branch, error, "    \
     "pull_requests, metrics, node, base_commit, created_at, updated_at"
 #define KEY_COLS     "id, account_id, name, created_at, last_used_at, expires_at"
+#define NODE_COLS    "n.id, n.url, n.alive_until"
 #define ACCOUNT_COLS "id, name, is_admin, max_concurrent, created_at"
 #define WEBHOOK_COLS "id, account_id, url, events, description, secret_sealed, created_at"
 #define DELIVERY_COLS                                                                              \
@@ -142,6 +143,7 @@ enum stmt_id {
     ST_DELIVERY_FINISH,
     ST_NODE_SEEN,
     ST_NODE_GET,
+    ST_NODE_LIST,
     ST_CLUSTER_PUT,
     ST_CLUSTER_GET,
     ST_COUNT
@@ -279,7 +281,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_NODE_SEEN] = "INSERT INTO nodes(id, url, alive_until) VALUES(?1, ?2, ?3) ON CONFLICT(id) "
                      "DO UPDATE SET url = COALESCE(excluded.url, url), "
                      "alive_until = excluded.alive_until",
-    [ST_NODE_GET] = "SELECT url, alive_until FROM nodes WHERE id = ?1",
+    [ST_NODE_GET] = "SELECT " NODE_COLS " FROM nodes n WHERE id = ?1",
+    [ST_NODE_LIST] = "SELECT " NODE_COLS ", (SELECT count(*) FROM conversations c "
+                     "WHERE c.node = n.id) FROM nodes n ORDER BY id",
     [ST_CLUSTER_PUT] = "INSERT INTO cluster(name, value) VALUES(?1, ?2) ON CONFLICT DO NOTHING",
     [ST_CLUSTER_GET] = "SELECT value FROM cluster WHERE name = ?1",
     [ST_WEBHOOK_INSERT] = "INSERT INTO webhooks(" WEBHOOK_COLS ") "
@@ -2022,33 +2026,50 @@ static int sq_node_seen(struct store *store, const char *id, const char *url, in
     return rc;
 }
 
-struct node_row {
-    char *url;
-    int64_t alive_until;
-};
-
 static void row_node(sqlite3_stmt *q, void *elem)
 {
-    struct node_row *n = elem;
-    n->url = col_str(q, 0);
-    n->alive_until = sqlite3_column_int64(q, 1);
+    struct node *n = elem;
+    n->id = col_str(q, 0);
+    n->url = col_str(q, 1);
+    n->alive_until = sqlite3_column_int64(q, 2);
+    if (sqlite3_column_count(q) > 3) n->workspaces = sqlite3_column_int64(q, 3);
 }
 
-static int sq_node_get(struct store *store, const char *id, char **url, int64_t *alive_until,
-                       struct error *err)
+static int sq_node_get(struct store *store, const char *id, struct node *out, struct error *err)
 {
     struct sqlite_store *s = store->impl;
     struct conn *cn;
     sqlite3_stmt *q;
-    struct node_row n = {0};
+    memset(out, 0, sizeof(*out));
     int rc = conn_get(s, &cn, err);
     if (rc) return rc;
     rc = q_prep(cn, ST_NODE_GET, &q, err, "t", id);
-    if (!rc) rc = q_one(cn, q, row_node, &n, "node not found", err);
+    if (!rc) rc = q_one(cn, q, row_node, out, "node not found", err);
     conn_put(s, cn);
-    *url = n.url;
-    *alive_until = n.alive_until;
     return rc;
+}
+
+static int sq_node_list(struct store *store, struct node **out, size_t *n, struct error *err)
+{
+    struct sqlite_store *s = store->impl;
+    struct conn *cn;
+    sqlite3_stmt *q;
+    void *v = NULL;
+    size_t len = 0;
+    *out = NULL;
+    *n = 0;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    rc = q_prep(cn, ST_NODE_LIST, &q, err, "");
+    if (!rc) rc = q_rows(cn, q, sizeof(**out), row_node, &v, &len, err);
+    conn_put(s, cn);
+    if (rc) {
+        node_list_free(v, len);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return 0;
 }
 
 static int sq_cluster_value(struct store *store, const char *name, const char *value, char **stored,
@@ -2325,6 +2346,7 @@ static const struct store_ops sqlite_ops = {
     .webhook_delivery_finish = sq_webhook_delivery_finish,
     .node_seen = sq_node_seen,
     .node_get = sq_node_get,
+    .node_list = sq_node_list,
     .cluster_value = sq_cluster_value,
     .read_begin = sq_read_begin,
     .read_end = sq_read_end,

@@ -68,6 +68,20 @@ void conversation_free(struct conversation *c)
     memset(c, 0, sizeof(*c));
 }
 
+void node_free(struct node *n)
+{
+    if (!n) return;
+    free(n->id);
+    free(n->url);
+    memset(n, 0, sizeof(*n));
+}
+
+void node_list_free(struct node *n, size_t count)
+{
+    for (size_t i = 0; i < count; i++) node_free(&n[i]);
+    free(n);
+}
+
 void conversation_list_free(struct conversation *c, size_t n)
 {
     for (size_t i = 0; i < n; i++) conversation_free(&c[i]);

@@ -128,6 +128,14 @@ struct webhook {
     int64_t created_at;
 };
 
+/* A node: the processes of one data directory that run conversations (docs/DEPLOYMENT.md). */
+struct node {
+    char *id;            /* DATA/node.id */
+    char *url;           /* where it serves its workspaces, or NULL */
+    int64_t alive_until; /* renewed like a lease while it runs */
+    int64_t workspaces;  /* node_list only: conversations whose workspace it holds */
+};
+
 /* Delivery status values. */
 #define DELIVERY_PENDING   "pending"
 #define DELIVERY_DELIVERED "delivered"
@@ -347,12 +355,13 @@ struct store_ops {
 
     /* Nodes (the processes of a data directory) that run conversations. node_seen records that
      * node `id` is alive until `alive_until` (it renews that like a lease) and serves its
-     * workspaces at `url` (NULL: keeps the one recorded). node_get answers its url (malloc'd,
-     * NULL when none) and alive_until; ERR_NOT_FOUND for a node never seen. */
+     * workspaces at `url` (NULL: keeps the one recorded). node_get reads one (ERR_NOT_FOUND for a
+     * node never seen; free with node_free); node_list all of them, ordered by id, with how many
+     * workspaces each holds (free with node_list_free). */
     int (*node_seen)(struct store *s, const char *id, const char *url, int64_t alive_until,
                      struct error *err);
-    int (*node_get)(struct store *s, const char *id, char **url, int64_t *alive_until,
-                    struct error *err);
+    int (*node_get)(struct store *s, const char *id, struct node *out, struct error *err);
+    int (*node_list)(struct store *s, struct node **out, size_t *n, struct error *err);
     /* A value all processes sharing the database must agree on: stores `value` under `name`
      * unless one is there, and answers the stored one (malloc'd) in *stored. */
     int (*cluster_value)(struct store *s, const char *name, const char *value, char **stored,
@@ -408,6 +417,8 @@ void conversation_free(struct conversation *c);
 void conversation_list_free(struct conversation *c, size_t n);
 void event_list_free(char **events, size_t n);
 void secret_list_free(struct secret *s, size_t n);
+void node_free(struct node *n);
+void node_list_free(struct node *n, size_t count);
 void webhook_free(struct webhook *w);
 void webhook_list_free(struct webhook *w, size_t n);
 void webhook_delivery_free(struct webhook_delivery *d);

@@ -25,6 +25,7 @@ def test_version(binary):
     (["key", "create"], ["--user", "--name", "--expires", "--data"]),
     (["key", "list"], ["--user", "--data"]),
     (["key", "revoke"], ["--data"]),
+    (["node", "list"], ["--data", "--db"]),
 ])
 def test_help(binary, argv, options):
     p = run_cli(*argv, "--help", timeout=10)

@@ -511,6 +511,17 @@ def worker_url(w):
     return m.group(1)
 
 
+def node_rows(api_node, db):
+    """`cloudhands node list` as {node id: [HERE, STATE, URL, WORKSPACES]} (HERE may be empty)."""
+    out = run_cli("node", "list", data_dir=api_node.data_dir, env=db).stdout.splitlines()
+    assert out[0].split() == ["NODE", "HERE", "STATE", "URL", "WORKSPACES"], out
+    rows = {}
+    for line in out[1:]:
+        node, here, rest = line[:32], line[33:38].strip(), line[39:].split()
+        rows[node] = [here, " ".join(rest[:-2]), *rest[-2:]]
+    return rows
+
+
 def test_workspaces_follow_their_conversation_across_machines(server_factory, workers, llm,
                                                                tmp_path):
     """A conversation run by worker A on machine A: the API node (which holds no workspace)
@@ -580,12 +591,18 @@ def test_workspaces_follow_their_conversation_across_machines(server_factory, wo
     second = wait_stopped(api, cid, timeout=30)
     assert second["agent_state"] == "finished", second.get("error")
     assert [c for _, c, _ in a.claims()].count(cid) == 2 and b.claims() == []
+    # The operator's view: both nodes alive, A holding the workspace.
+    id_a, id_b = ((d / "node.id").read_text() for d in (dir_a, dir_b))
+    rows = node_rows(api_node, db)
+    assert rows[id_a][1:] == ["alive", worker_url(a), "1"], rows
+    assert rows[id_b][1:] == ["alive", worker_url(b), "0"], rows
 
     # A dies. Its workspace cannot be read meanwhile, and the API node says so.
     a.kill()
     time.sleep(3.5)  # past A's lease (3 s): A counts as gone
     r = api.get(f"/api/conversations/{cid}/list-files")
     assert r.status_code == 503 and "not running" in r.text, r.text
+    assert node_rows(api_node, db)[id_a][1].startswith("gone ")
 
     # The next follow-up runs on B, from the pushed branch.
     llm.script([

@@ -1751,28 +1751,30 @@ static void test_nodes_and_workspace_homes(void **state)
 {
     struct store *s = *state;
     struct error err = {0};
-    char node1[64], node2[64], *url = NULL, *stored = NULL;
+    char node1[64], node2[64], *stored = NULL;
     snprintf(node1, sizeof(node1), "%sn1", run_tag);
     snprintf(node2, sizeof(node2), "%sn2", run_tag);
-    int64_t t = time_now_us(), alive = 0, hour = 3600000000LL;
+    int64_t t = time_now_us(), hour = 3600000000LL;
+    struct node nd;
 
     /* nodes */
-    assert_int_equal(s->ops->node_get(s, node1, &url, &alive, &err), ERR_NOT_FOUND);
+    assert_int_equal(s->ops->node_get(s, node1, &nd, &err), ERR_NOT_FOUND);
     error_clear(&err);
-    assert_null(url);
     assert_int_equal(s->ops->node_seen(s, node1, "http://a:3001", t + hour, &err), 0);
     assert_int_equal(s->ops->node_seen(s, node2, NULL, t + hour, &err), 0);
-    assert_int_equal(s->ops->node_get(s, node1, &url, &alive, &err), 0);
-    assert_string_equal(url, "http://a:3001");
-    assert_int_equal(alive, t + hour);
-    free(url);
+    assert_int_equal(s->ops->node_get(s, node1, &nd, &err), 0);
+    assert_string_equal(nd.id, node1);
+    assert_string_equal(nd.url, "http://a:3001");
+    assert_int_equal(nd.alive_until, t + hour);
+    node_free(&nd);
     assert_int_equal(s->ops->node_seen(s, node1, NULL, t + 2 * hour, &err), 0); /* keeps url */
-    assert_int_equal(s->ops->node_get(s, node1, &url, &alive, &err), 0);
-    assert_string_equal(url, "http://a:3001");
-    assert_int_equal(alive, t + 2 * hour);
-    free(url);
-    assert_int_equal(s->ops->node_get(s, node2, &url, &alive, &err), 0);
-    assert_null(url);
+    assert_int_equal(s->ops->node_get(s, node1, &nd, &err), 0);
+    assert_string_equal(nd.url, "http://a:3001");
+    assert_int_equal(nd.alive_until, t + 2 * hour);
+    node_free(&nd);
+    assert_int_equal(s->ops->node_get(s, node2, &nd, &err), 0);
+    assert_null(nd.url);
+    node_free(&nd);
 
     /* cluster values: the first one stays */
     char name[64];
@@ -1830,6 +1832,26 @@ static void test_nodes_and_workspace_homes(void **state)
     assert_int_equal(s->ops->conversation_get(s, a, id, &c, &err), 0);
     assert_string_equal(c.node, node1);
     conversation_free(&c);
+
+    /* The list: both nodes (the database may hold others), node 1 holding the workspace (and
+     * those of other tests' conversations that claim_as took and handed back on the way). */
+    struct node *list;
+    size_t n = 0, seen = 0;
+    assert_int_equal(s->ops->node_list(s, &list, &n, &err), 0);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0) assert_true(strcmp(list[i - 1].id, list[i].id) < 0);
+        if (strcmp(list[i].id, node1) == 0) {
+            assert_string_equal(list[i].url, "http://a:3001");
+            assert_true(list[i].workspaces >= 1);
+            seen++;
+        } else if (strcmp(list[i].id, node2) == 0) {
+            assert_null(list[i].url);
+            assert_int_equal(list[i].alive_until, t + 4);
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 2);
+    node_list_free(list, n);
 }
 
 /* Many claimers on two stores (two processes) take every queued conversation exactly once. */
