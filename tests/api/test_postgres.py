@@ -539,7 +539,9 @@ def test_workspaces_follow_their_conversation_across_machines(server_factory, wo
     dir_a, dir_b = machine(tmp_path, "machine-a", api_node), machine(tmp_path, "machine-b", api_node)
     listen = ["--listen", "127.0.0.1:0", *git_args]
     a = workers(dir_a, llm, name="worker-a", extra=listen, env=db)
-    api = api_node.new_account()
+    user = unique("fwd")
+    api_node.cli("user", "add", user, "--password-stdin", input="a-long-password\n")
+    api = api_node.api(api_node.create_key(user))
 
     llm.script([
         {"tool_calls": [call("execute_bash", command="echo one > one.txt")]},
@@ -565,6 +567,14 @@ def test_workspaces_follow_their_conversation_across_machines(server_factory, wo
     r = api.get(f"/api/conversations/{cid}/zip-directory")
     assert r.status_code == 200 and r.headers["Content-Type"] == "application/zip"
     assert zipfile.ZipFile(io.BytesIO(r.content)).read("workspace/demo/one.txt") == b"one\n"
+    # The web UI's session cookie is relayed as well as an API key.
+    web = requests.Session()
+    r = web.post(api_node.base_url + "/api/auth/login",
+                 json={"username": user, "password": "a-long-password"}, timeout=10)
+    assert r.status_code == 200, r.text
+    r = web.get(f"{api_node.base_url}/api/conversations/{cid}/list-files", params={"path": "demo"},
+                timeout=10)
+    assert r.status_code == 200 and "demo/one.txt" in r.json(), r.text
     # Errors come back as A answered them; another account's request is refused as anywhere.
     r = api.get(f"/api/conversations/{cid}/list-files", params={"path": "nowhere"})
     assert r.status_code == 404 and "nowhere" in r.text, r.text
