@@ -199,7 +199,8 @@ static int run_route(struct http_request *req, struct http_response *res, struct
 
 /* Routes, authenticates and runs the handler; always leaves a response in `res`. A GET or
  * HEAD runs in a read scope (store.h): the key check and the handler's reads share one
- * snapshot, and the SQLite store one read transaction instead of one per read. */
+ * snapshot, and the SQLite store one read transaction instead of one per read. A server of a
+ * worker (workers_only) knows only the ROUTE_ON_WORKERS rows. */
 static void dispatch(const struct http_server *srv, struct http_request *req,
                      struct http_response *res)
 {

@@ -372,7 +372,8 @@ struct store_ops {
      * consistent snapshot of the data, taken at the first of them (never earlier: a key
      * revoked before the scope's first read is seen revoked), and a back end may serve them
      * all from one connection and one transaction, which is what makes a scope cheaper than
-     * the same reads alone. The HTTP server wraps each GET and HEAD in one.
+     * the same reads alone. The HTTP server wraps each GET and HEAD in one (but for the
+     * workspace routes, which may wait on another node).
      * - Scopes belong to the thread and nest: each successful read_begin needs one read_end,
      *   and only the outermost read_end ends the scope.
      * - Writes inside a scope are allowed and stay correct, but end the snapshot: a write
