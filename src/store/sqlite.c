@@ -907,6 +907,78 @@ static void conn_put(struct sqlite_store *s, struct conn *cn)
     conn_give(s, cn);
 }
 
+/* How a list operation frees what it read: the *_list_free of store.h, one per row type. */
+typedef void (*list_free_fn)(void *list, size_t n);
+
+static void free_accounts(void *v, size_t n)
+{
+    account_list_free(v, n);
+}
+
+static void free_keys(void *v, size_t n)
+{
+    api_key_list_free(v, n);
+}
+
+static void free_conversations(void *v, size_t n)
+{
+    conversation_list_free(v, n);
+}
+
+static void free_events(void *v, size_t n)
+{
+    event_list_free(v, n);
+}
+
+static void free_secrets(void *v, size_t n)
+{
+    secret_list_free(v, n);
+}
+
+static void free_nodes(void *v, size_t n)
+{
+    node_list_free(v, n);
+}
+
+static void free_webhooks(void *v, size_t n)
+{
+    webhook_list_free(v, n);
+}
+
+static void free_deliveries(void *v, size_t n)
+{
+    webhook_delivery_list_free(v, n);
+}
+
+/* A whole list operation: runs statement `id` with parameters per `fmt` (q_prep) and reads every
+ * row (q_rows) into *out and *n. On failure, what was read is freed with `free_list`, and *out is
+ * NULL and *n 0. */
+static int q_list(struct sqlite_store *s, size_t size, row_reader read, list_free_fn free_list,
+                  void **out, size_t *n, struct error *err, enum stmt_id id, const char *fmt, ...)
+{
+    struct conn *cn;
+    sqlite3_stmt *q;
+    void *v = NULL;
+    size_t len = 0;
+    *out = NULL;
+    *n = 0;
+    int rc = conn_get(s, &cn, err);
+    if (rc) return rc;
+    va_list ap;
+    va_start(ap, fmt);
+    rc = q_vprep(cn, id, &q, err, fmt, ap);
+    va_end(ap);
+    if (!rc) rc = q_rows(cn, q, size, read, &v, &len, err);
+    conn_put(s, cn);
+    if (rc) {
+        free_list(v, len);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
 /* Before a write: when `cn` holds this thread's scope read transaction, ends it (commits the
  * read; there is nothing else in it), so the write runs as usual and the scope's next read
  * takes a new snapshot that includes it. */
@@ -1149,25 +1221,8 @@ static int sq_account_get_by_name(struct store *store, const char *name, struct 
 
 static int sq_account_list(struct store *store, struct account **out, size_t *n, struct error *err)
 {
-    struct sqlite_store *s = store->impl;
-    struct conn *cn;
-    sqlite3_stmt *q;
-    void *v = NULL;
-    size_t len = 0;
-    *out = NULL;
-    *n = 0;
-    int rc = conn_get(s, &cn, err);
-    if (rc) return rc;
-    rc = q_prep(cn, ST_ACCOUNT_LIST, &q, err, "");
-    if (!rc) rc = q_rows(cn, q, sizeof(**out), row_account, &v, &len, err);
-    conn_put(s, cn);
-    if (rc) {
-        account_list_free(v, len);
-        return rc;
-    }
-    *out = v;
-    *n = len;
-    return 0;
+    return q_list(store->impl, sizeof(**out), row_account, free_accounts, (void **)out, n, err,
+                  ST_ACCOUNT_LIST, "");
 }
 
 static int sq_account_count(struct store *store, int64_t *n, struct error *err)
@@ -1269,25 +1324,8 @@ static int sq_key_get(struct store *store, int64_t account_id, int64_t id, struc
 static int sq_key_list(struct store *store, int64_t account_id, struct api_key **out, size_t *n,
                        struct error *err)
 {
-    struct sqlite_store *s = store->impl;
-    struct conn *cn;
-    sqlite3_stmt *q;
-    void *v = NULL;
-    size_t len = 0;
-    *out = NULL;
-    *n = 0;
-    int rc = conn_get(s, &cn, err);
-    if (rc) return rc;
-    rc = q_prep(cn, ST_KEY_LIST, &q, err, "l", account_id);
-    if (!rc) rc = q_rows(cn, q, sizeof(**out), row_key, &v, &len, err);
-    conn_put(s, cn);
-    if (rc) {
-        api_key_list_free(v, len);
-        return rc;
-    }
-    *out = v;
-    *n = len;
-    return 0;
+    return q_list(store->impl, sizeof(**out), row_key, free_keys, (void **)out, n, err, ST_KEY_LIST,
+                  "l", account_id);
 }
 
 static int sq_key_revoke(struct store *store, int64_t account_id, int64_t id, int64_t now,
@@ -1414,29 +1452,11 @@ static int sq_conversation_list(struct store *store, int64_t account_id,
                                 const struct conversation_filter *f, int64_t before_seq, int limit,
                                 struct conversation **out, size_t *n, struct error *err)
 {
-    struct sqlite_store *s = store->impl;
     static const struct conversation_filter any = {0};
-    struct conn *cn;
-    sqlite3_stmt *q;
-    void *v = NULL;
-    size_t len = 0;
-    *out = NULL;
-    *n = 0;
     if (!f) f = &any;
-    int rc = conn_get(s, &cn, err);
-    if (rc) return rc;
-    rc = q_prep(cn, ST_CONV_LIST, &q, err, "llttti", account_id,
-                before_seq > 0 ? before_seq : INT64_MAX, f->selected_repository, f->trigger,
-                f->status, limit > 0 ? limit : -1);
-    if (!rc) rc = q_rows(cn, q, sizeof(**out), row_conversation, &v, &len, err);
-    conn_put(s, cn);
-    if (rc) {
-        conversation_list_free(v, len);
-        return rc;
-    }
-    *out = v;
-    *n = len;
-    return 0;
+    return q_list(store->impl, sizeof(**out), row_conversation, free_conversations, (void **)out, n,
+                  err, ST_CONV_LIST, "llttti", account_id, before_seq > 0 ? before_seq : INT64_MAX,
+                  f->selected_repository, f->trigger, f->status, limit > 0 ? limit : -1);
 }
 
 static int sq_conversation_set_title(struct store *store, int64_t account_id, const char *id,
@@ -1515,26 +1535,9 @@ static int sq_event_list(struct store *store, const char *conversation_id, int64
                          int64_t end_id, bool reverse, int limit, char ***out, size_t *n,
                          struct error *err)
 {
-    struct sqlite_store *s = store->impl;
-    struct conn *cn;
-    sqlite3_stmt *q;
-    void *v = NULL;
-    size_t len = 0;
-    *out = NULL;
-    *n = 0;
-    int rc = conn_get(s, &cn, err);
-    if (rc) return rc;
-    rc = q_prep(cn, reverse ? ST_EVENT_LIST_DESC : ST_EVENT_LIST_ASC, &q, err, "tlli",
-                conversation_id, start_id, end_id < 0 ? INT64_MAX : end_id, limit > 0 ? limit : -1);
-    if (!rc) rc = q_rows(cn, q, sizeof(**out), row_text, &v, &len, err);
-    conn_put(s, cn);
-    if (rc) {
-        event_list_free(v, len);
-        return rc;
-    }
-    *out = v;
-    *n = len;
-    return 0;
+    return q_list(store->impl, sizeof(**out), row_text, free_events, (void **)out, n, err,
+                  reverse ? ST_EVENT_LIST_DESC : ST_EVENT_LIST_ASC, "tlli", conversation_id,
+                  start_id, end_id < 0 ? INT64_MAX : end_id, limit > 0 ? limit : -1);
 }
 
 /* ---- the runtime: events, claims, settings, secrets ---- */
@@ -1818,25 +1821,8 @@ static int sq_settings_put(struct store *store, int64_t account_id, json_t *chan
 static int sq_secret_list(struct store *store, int64_t account_id, struct secret **out, size_t *n,
                           struct error *err)
 {
-    struct sqlite_store *s = store->impl;
-    struct conn *cn;
-    sqlite3_stmt *q;
-    void *v = NULL;
-    size_t len = 0;
-    *out = NULL;
-    *n = 0;
-    int rc = conn_get(s, &cn, err);
-    if (rc) return rc;
-    rc = q_prep(cn, ST_SECRET_LIST, &q, err, "l", account_id);
-    if (!rc) rc = q_rows(cn, q, sizeof(**out), row_secret, &v, &len, err);
-    conn_put(s, cn);
-    if (rc) {
-        secret_list_free(v, len);
-        return rc;
-    }
-    *out = v;
-    *n = len;
-    return 0;
+    return q_list(store->impl, sizeof(**out), row_secret, free_secrets, (void **)out, n, err,
+                  ST_SECRET_LIST, "l", account_id);
 }
 
 static int sq_secret_put(struct store *store, int64_t account_id, const char *name,
@@ -2051,25 +2037,8 @@ static int sq_node_get(struct store *store, const char *id, struct node *out, st
 
 static int sq_node_list(struct store *store, struct node **out, size_t *n, struct error *err)
 {
-    struct sqlite_store *s = store->impl;
-    struct conn *cn;
-    sqlite3_stmt *q;
-    void *v = NULL;
-    size_t len = 0;
-    *out = NULL;
-    *n = 0;
-    int rc = conn_get(s, &cn, err);
-    if (rc) return rc;
-    rc = q_prep(cn, ST_NODE_LIST, &q, err, "");
-    if (!rc) rc = q_rows(cn, q, sizeof(**out), row_node, &v, &len, err);
-    conn_put(s, cn);
-    if (rc) {
-        node_list_free(v, len);
-        return rc;
-    }
-    *out = v;
-    *n = len;
-    return 0;
+    return q_list(store->impl, sizeof(**out), row_node, free_nodes, (void **)out, n, err,
+                  ST_NODE_LIST, "");
 }
 
 static int sq_cluster_value(struct store *store, const char *name, const char *value, char **stored,
@@ -2125,25 +2094,8 @@ static int sq_webhook_create(struct store *store, const struct webhook *w, int m
 static int sq_webhook_list(struct store *store, int64_t account_id, struct webhook **out, size_t *n,
                            struct error *err)
 {
-    struct sqlite_store *s = store->impl;
-    struct conn *cn;
-    sqlite3_stmt *q;
-    void *v = NULL;
-    size_t len = 0;
-    *out = NULL;
-    *n = 0;
-    int rc = conn_get(s, &cn, err);
-    if (rc) return rc;
-    rc = q_prep(cn, ST_WEBHOOK_LIST, &q, err, "l", account_id);
-    if (!rc) rc = q_rows(cn, q, sizeof(**out), row_webhook, &v, &len, err);
-    conn_put(s, cn);
-    if (rc) {
-        webhook_list_free(v, len);
-        return rc;
-    }
-    *out = v;
-    *n = len;
-    return 0;
+    return q_list(store->impl, sizeof(**out), row_webhook, free_webhooks, (void **)out, n, err,
+                  ST_WEBHOOK_LIST, "l", account_id);
 }
 
 static int sq_webhook_get(struct store *store, int64_t account_id, const char *id,
@@ -2205,26 +2157,8 @@ static int sq_webhook_delivery_list(struct store *store, int64_t account_id, con
                                     int limit, struct webhook_delivery **out, size_t *n,
                                     struct error *err)
 {
-    struct sqlite_store *s = store->impl;
-    struct conn *cn;
-    sqlite3_stmt *q;
-    void *v = NULL;
-    size_t len = 0;
-    *out = NULL;
-    *n = 0;
-    int rc = conn_get(s, &cn, err);
-    if (rc) return rc;
-    rc = q_prep(cn, ST_DELIVERY_LIST, &q, err, "tli", webhook_id, account_id,
-                limit > 0 ? limit : -1);
-    if (!rc) rc = q_rows(cn, q, sizeof(**out), row_delivery, &v, &len, err);
-    conn_put(s, cn);
-    if (rc) {
-        webhook_delivery_list_free(v, len);
-        return rc;
-    }
-    *out = v;
-    *n = len;
-    return 0;
+    return q_list(store->impl, sizeof(**out), row_delivery, free_deliveries, (void **)out, n, err,
+                  ST_DELIVERY_LIST, "tli", webhook_id, account_id, limit > 0 ? limit : -1);
 }
 
 /* The body of webhook_delivery_claim, inside its transaction. */
