@@ -504,6 +504,20 @@ def machine(tmp_path, name, api_node):
     return d
 
 
+def two_machines(server_factory, tmp_path):
+    """A bare repository acme/demo (the `git` provider), an API node using it, and two machines'
+    data directories on its database: (repos, git flags, API node, {"CLOUDHANDS_DB": ...}, machine
+    A's directory, machine B's)."""
+    repos = tmp_path / "bare"
+    make_bare_repo(repos, "acme/demo", {"README.md": "# Demo\n"})
+    git_args = ["--default-git-provider", "git",
+                "--git-url-template", f"file://{repos}/{{owner}}/{{repo}}.git"]
+    api_node = server_factory(name="api", args=git_args)
+    db = {"CLOUDHANDS_DB": db_url_for(api_node.data_dir)}
+    return (repos, git_args, api_node, db, machine(tmp_path, "machine-a", api_node),
+            machine(tmp_path, "machine-b", api_node))
+
+
 def worker_url(w):
     """The URL a worker started with --listen 127.0.0.1:0 logged as its own."""
     m = re.search(r'url=(http://127\.0\.0\.1:\d+)', w.stderr())
@@ -530,13 +544,7 @@ def test_workspaces_follow_their_conversation_across_machines(server_factory, wo
     which rebuilds the workspace from the pushed work branch (same branch, same base, the model
     told), pushes on top of it, and from then on serves the workspace. DELETE on the API node
     removes B's copy, and A's stale copy goes when A starts again."""
-    repos = tmp_path / "bare"
-    make_bare_repo(repos, "acme/demo", {"README.md": "# Demo\n"})
-    git_args = ["--default-git-provider", "git",
-                "--git-url-template", f"file://{repos}/{{owner}}/{{repo}}.git"]
-    api_node = server_factory(name="api", args=git_args)
-    db = {"CLOUDHANDS_DB": db_url_for(api_node.data_dir)}
-    dir_a, dir_b = machine(tmp_path, "machine-a", api_node), machine(tmp_path, "machine-b", api_node)
+    repos, git_args, api_node, db, dir_a, dir_b = two_machines(server_factory, tmp_path)
     listen = ["--listen", "127.0.0.1:0", *git_args]
     a = workers(dir_a, llm, name="worker-a", extra=listen, env=db)
     user = unique("fwd")
@@ -676,13 +684,7 @@ def test_a_wrong_node_url_and_a_deleted_work_branch(server_factory, workers, llm
     a workspace request relayed there is answered 503 naming the mistake, not from the API node's
     own (empty) disk. Then A dies and the work branch is deleted on the provider (say, merged):
     the follow-up on B makes the branch again from the base, and the model is told so."""
-    repos = tmp_path / "bare"
-    make_bare_repo(repos, "acme/demo", {"README.md": "# Demo\n"})
-    git_args = ["--default-git-provider", "git",
-                "--git-url-template", f"file://{repos}/{{owner}}/{{repo}}.git"]
-    api_node = server_factory(name="api", args=git_args)
-    db = {"CLOUDHANDS_DB": db_url_for(api_node.data_dir)}
-    dir_a, dir_b = machine(tmp_path, "machine-a", api_node), machine(tmp_path, "machine-b", api_node)
+    repos, git_args, api_node, db, dir_a, dir_b = two_machines(server_factory, tmp_path)
     a = workers(dir_a, llm, name="worker-a", env=db,
                 extra=["--listen", "127.0.0.1:0", "--node-url", api_node.base_url, *git_args])
     api = api_node.new_account()
