@@ -669,18 +669,25 @@ static int q_run(struct pg_store *s, struct conn *cn, struct error *err, PGresul
 }
 
 /* Runs a statement for its effect; *changes (may be NULL) gets the rows it changed. */
-static int q_exec(struct pg_store *s, struct conn *cn, struct error *err, int64_t *changes,
-                  enum stmt_id id, const char *fmt, ...)
+static int q_vexec(struct pg_store *s, struct conn *cn, struct error *err, int64_t *changes,
+                   enum stmt_id id, const char *fmt, va_list ap)
 {
     PGresult *res;
-    va_list ap;
-    va_start(ap, fmt);
     int rc = q_vrun(s, cn, err, &res, id, fmt, ap);
-    va_end(ap);
     if (rc) return rc;
     if (changes) *changes = strtoll(PQcmdTuples(res), NULL, 10);
     PQclear(res);
     return 0;
+}
+
+static int q_exec(struct pg_store *s, struct conn *cn, struct error *err, int64_t *changes,
+                  enum stmt_id id, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = q_vexec(s, cn, err, changes, id, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 /* Runs a query whose first row's first column is an integer; *v is 0 without a row. */
@@ -1087,16 +1094,12 @@ static int tx_end(struct pg_store *s, struct conn *cn, int rc, struct error *err
 static int write_one(struct pg_store *s, struct conn *cn, struct error *err, int64_t *changes,
                      enum stmt_id id, const char *fmt, ...)
 {
-    PGresult *res;
     va_list ap;
     read_tx_end(s, cn);
     va_start(ap, fmt);
-    int rc = q_vrun(s, cn, err, &res, id, fmt, ap);
+    int rc = q_vexec(s, cn, err, changes, id, fmt, ap);
     va_end(ap);
-    if (rc) return rc;
-    if (changes) *changes = strtoll(PQcmdTuples(res), NULL, 10);
-    PQclear(res);
-    return 0;
+    return rc;
 }
 
 /* Locks the account row (see the top): ERR_NOT_FOUND when there is no such account. */
@@ -1444,18 +1447,14 @@ static int write_alone(struct pg_store *s, int64_t *changes, struct error *err, 
                        const char *fmt, ...)
 {
     struct conn *cn;
-    PGresult *res;
     int rc = conn_get(s, &cn, err);
     if (rc) return rc;
     read_tx_end(s, cn);
     va_list ap;
     va_start(ap, fmt);
-    rc = q_vrun(s, cn, err, &res, id, fmt, ap);
+    rc = q_vexec(s, cn, err, changes, id, fmt, ap);
     va_end(ap);
-    if (!rc) {
-        if (changes) *changes = strtoll(PQcmdTuples(res), NULL, 10);
-        PQclear(res);
-    } else if (is_unique_violation(cn, rc)) {
+    if (is_unique_violation(cn, rc)) {
         rc = error_set(err, ERR_CONFLICT, "already exists");
     } else if (is_fk_violation(cn, rc)) {
         rc = error_set(err, ERR_NOT_FOUND, "account not found");
