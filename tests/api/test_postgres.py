@@ -61,6 +61,48 @@ def test_two_nodes_share_the_concurrency_limit(server_factory):
     assert len(ids_a) == 10 and ids_a == ids_b
 
 
+def test_any_node_answers_the_same(server_factory):
+    """State lives in the database, not in a node: an Idempotency-Key used on node A replays on
+    node B; a web session made on A works on B; sign-in failures on A and B count together; a key
+    revoked through B is refused by A at once."""
+    a = server_factory(name="node-a")
+    b = server_factory(name="node-b", data_dir=a.data_dir)
+    user = unique("same")
+    a.cli("user", "add", user, "--password-stdin", input="a-long-password\n")
+    key = a.create_key(user)
+    on_a, on_b = a.api(key), b.api(key)
+
+    idem = {"Idempotency-Key": unique("idem")}
+    first = on_a.create("once", headers=idem)
+    again = on_b.create("once", headers=idem)
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert len(on_b.list_all()) == 1
+
+    web = requests.Session()
+    r = web.post(a.base_url + "/api/auth/login", json={"username": user,
+                                                       "password": "a-long-password"}, timeout=10)
+    assert r.status_code == 200, r.text
+    r = web.get(b.base_url + "/api/auth/session", timeout=10)
+    assert r.status_code == 200 and r.json()["account"]["name"] == user, r.text
+
+    other = unique("lock")
+    a.cli("user", "add", other, "--password-stdin", input="a-long-password\n")
+    for i in range(5):  # five failures, alternating nodes, lock the account on both
+        node = (a, b)[i % 2]
+        r = requests.post(node.base_url + "/api/auth/login",
+                          json={"username": other, "password": "wrong password"}, timeout=10)
+        assert r.status_code == 401, r.text
+    for node in (a, b):
+        r = requests.post(node.base_url + "/api/auth/login",
+                          json={"username": other, "password": "a-long-password"}, timeout=10)
+        assert r.status_code == 429, r.text
+
+    key_id = on_b.get("/api/keys/current").json()["id"]
+    assert on_b.delete(f"/api/keys/{key_id}").status_code == 200
+    assert on_a.get("/api/conversations").status_code == 401
+
+
 def test_nodes_starting_together_on_an_empty_database(server_factory, tmp_path):
     """Three nodes started at once on a fresh database: the migrations run once (under the
     advisory lock) and every node comes up and serves the same accounts."""
